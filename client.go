@@ -1,0 +1,278 @@
+package throttle
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	retryablehttp "github.com/hashicorp/go-retryablehttp"
+)
+
+// RetryPolicy says how a Session retries a failed attempt. Every retry is
+// a new attempt that passes through every limit again; the backoff sleep
+// between attempts holds no slot and no token.
+type RetryPolicy struct {
+	// MaxRetries is how many retries follow the first attempt; it must be
+	// positive.
+	MaxRetries int
+	// MinWait and MaxWait bound the exponential backoff (zero means 100 ms
+	// and 5 s). A server's Retry-After is honoured up to MaxWait, and never
+	// past the caller's context deadline.
+	MinWait, MaxWait time.Duration
+	// CheckRetry decides whether to retry; nil means DefaultRetryPolicy.
+	// As in go-retryablehttp, the client closes the response body before a
+	// retry; a CheckRetry that stops the retries leaves it to the caller.
+	CheckRetry retryablehttp.CheckRetry
+	// Backoff says how long to wait before a retry; nil means
+	// DefaultBackoff.
+	Backoff retryablehttp.Backoff
+}
+
+func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
+	switch {
+	case p.MaxRetries <= 0:
+		return p, invalidOption("WithRetry", fmt.Sprintf("MaxRetries=%d", p.MaxRetries), "MaxRetries must be positive")
+	case p.MinWait < 0:
+		return p, invalidOption("WithRetry", "MinWait="+p.MinWait.String(), "MinWait must not be negative")
+	case p.MaxWait < 0:
+		return p, invalidOption("WithRetry", "MaxWait="+p.MaxWait.String(), "MaxWait must not be negative")
+	}
+	if p.MinWait == 0 {
+		p.MinWait = 100 * time.Millisecond
+	}
+	if p.MaxWait == 0 {
+		p.MaxWait = max(5*time.Second, p.MinWait)
+	}
+	if p.MinWait > p.MaxWait {
+		return p, invalidOption("WithRetry", "MinWait="+p.MinWait.String(), "MinWait must not exceed MaxWait="+p.MaxWait.String())
+	}
+	if p.CheckRetry == nil {
+		p.CheckRetry = DefaultRetryPolicy
+	}
+	if p.Backoff == nil {
+		p.Backoff = DefaultBackoff
+	}
+	return p, nil
+}
+
+// DefaultRetryPolicy retries idempotent methods (GET, HEAD, OPTIONS, PUT,
+// DELETE, TRACE, or any request with an Idempotency-Key header) after a
+// connection error or a 429, 500, 502, 503 or 504, and any method after a
+// 429, which says the request was not processed. It never retries once the
+// context has ended, after an error from the limits themselves (such as
+// ErrExceedsLimit or ErrQueueFull), or when the server's Retry-After falls
+// past the context's deadline: that error wraps context.DeadlineExceeded.
+func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		if err != nil {
+			return false, err
+		}
+		return false, ctx.Err()
+	}
+	idempotent := isIdempotent(ctx, resp)
+	if err != nil {
+		return idempotent && retryableError(err), nil
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		if !idempotent {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	if wait, ok := retryAfter(resp, time.Now()); ok {
+		if d, has := ctx.Deadline(); has && time.Now().Add(wait).After(d) {
+			return false, fmt.Errorf("throttle: the server asked to wait %v before retrying, past the context deadline: %w",
+				wait.Round(time.Millisecond), context.DeadlineExceeded)
+		}
+	}
+	return true, nil
+}
+
+// methodKey carries the method of a request to the retry policy, which
+// go-retryablehttp calls without the request when an attempt got no
+// response.
+type methodKey struct{}
+
+func isIdempotent(ctx context.Context, resp *http.Response) bool {
+	if resp != nil && resp.Request != nil {
+		return idempotentRequest(resp.Request)
+	}
+	idem, _ := ctx.Value(methodKey{}).(bool)
+	return idem
+}
+
+func idempotentRequest(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	_, hasKey := req.Header["Idempotency-Key"]
+	return hasKey
+}
+
+// retryableError reports whether an attempt's error may pass if tried
+// again: not the limits' own refusals, and not the errors that a retry
+// would only repeat (a bad URL scheme, too many redirects, an untrusted
+// certificate).
+func retryableError(err error) bool {
+	var (
+		unknownAuth x509.UnknownAuthorityError
+		certInvalid x509.CertificateInvalidError
+		hostname    x509.HostnameError
+	)
+	switch {
+	case errors.Is(err, ErrExceedsLimit), errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed),
+		errors.Is(err, ErrInvalidOption), errors.Is(err, ErrNotReplayable),
+		errors.As(err, &unknownAuth), errors.As(err, &certInvalid), errors.As(err, &hostname):
+		return false
+	}
+	return true
+}
+
+// DefaultBackoff waits what the server's Retry-After says on a 429 or 503
+// (delta seconds, decimal seconds such as "2.0", or an HTTP date), capped
+// at max; otherwise min·2^attempt, capped at max, with equal jitter (half
+// fixed, half random) so that callers who failed together do not retry
+// together.
+func DefaultBackoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	if wait, ok := retryAfter(resp, time.Now()); ok {
+		return clampDuration(wait, 0, max)
+	}
+	d := max
+	if attempt < 62 && min > 0 && min<<attempt > 0 {
+		d = clampDuration(min<<attempt, min, max)
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+func clampDuration(d, lo, hi time.Duration) time.Duration {
+	return min(max(d, lo), hi)
+}
+
+// retryAfter reads a 429 or 503 response's Retry-After.
+func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	return parseRetryAfter(resp.Header.Get("Retry-After"), now)
+}
+
+// parseRetryAfter reads delta seconds, decimal seconds ("2.0", which
+// go-retryablehttp ignores) or an HTTP date. Negative, malformed and past
+// values are ignored.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 || secs > maxRetryAfterSeconds || secs != secs {
+			return 0, false
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now), true
+	}
+	return 0, false
+}
+
+// maxRetryAfterSeconds keeps the conversion to a Duration from overflowing.
+const maxRetryAfterSeconds = 100 * 365 * 24 * 3600
+
+// retryLayer runs one request (one redirect hop) through go-retryablehttp.
+type retryLayer struct {
+	client *retryablehttp.Client
+	stats  *counters
+}
+
+func newRetryLayer(p RetryPolicy, t *Transport) *retryLayer {
+	l := &retryLayer{stats: &t.stats}
+	l.client = &retryablehttp.Client{
+		// Its HTTPClient sends one attempt and follows no redirect: the
+		// Session's own http.Client above follows them, hop by hop. The
+		// transport hides CloseIdleConnections, which go-retryablehttp calls
+		// whenever it gives up (its #85, #237) and which would empty the
+		// pool every caller of the session shares.
+		HTTPClient: &http.Client{
+			Transport:     hideCloseIdle{t},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		RetryWaitMin: p.MinWait,
+		RetryWaitMax: p.MaxWait,
+		RetryMax:     p.MaxRetries,
+		CheckRetry:   p.CheckRetry,
+		Backoff:      p.Backoff,
+		ErrorHandler: finalError,
+		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
+			if attempt > 0 {
+				l.stats.retries.Add(1)
+			}
+		},
+	}
+	return l
+}
+
+// do sends req, whose body is src (nil for none), with retries. It hands
+// go-retryablehttp only a replayable body, through a ReaderFunc that opens
+// src afresh for each attempt: never a plain io.Reader, which it would
+// read whole into memory (its #145).
+func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
+	ctx := context.WithValue(req.Context(), methodKey{}, idempotentRequest(req))
+	rreq := &retryablehttp.Request{Request: req.WithContext(ctx)}
+	rreq.Body, rreq.GetBody = nil, nil
+	if src != nil {
+		if err := rreq.SetBody(retryablehttp.ReaderFunc(func() (io.Reader, error) { return src.open() })); err != nil {
+			return nil, err
+		}
+		rreq.ContentLength = max(src.size(), 0)
+	}
+	resp, err := l.client.Do(rreq)
+	if ue, ok := err.(*url.Error); ok {
+		err = ue.Err // the Session's own http.Client adds its own
+	}
+	if re, ok := err.(*RetryError); ok {
+		re.Method, re.URL = req.Method, req.URL.Redacted()
+		if ue, ok := re.Err.(*url.Error); ok {
+			re.Err = ue.Err
+		}
+	}
+	return resp, err
+}
+
+// finalError is the ErrorHandler: it closes the last response and returns
+// an error that names the attempts and the last status and wraps the last
+// error.
+func finalError(resp *http.Response, err error, attempts int) (*http.Response, error) {
+	if resp == nil && attempts <= 1 {
+		return nil, err
+	}
+	re := &RetryError{Attempts: attempts, Err: err}
+	if resp != nil {
+		re.StatusCode = resp.StatusCode
+		drainAndClose(resp.Body)
+	}
+	return nil, re
+}
+
+// drainAndClose reads a little of body so its connection can be reused,
+// then closes it.
+func drainAndClose(body io.ReadCloser) {
+	io.Copy(io.Discard, io.LimitReader(body, 4<<10))
+	body.Close()
+}
+
+// hideCloseIdle passes RoundTrip through and nothing else.
+type hideCloseIdle struct{ rt http.RoundTripper }
+
+func (h hideCloseIdle) RoundTrip(req *http.Request) (*http.Response, error) { return h.rt.RoundTrip(req) }

@@ -1,0 +1,108 @@
+package throttle
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/go-throttle/throttle/ratelimit"
+	"github.com/go-throttle/throttle/semaphore"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrInvalidOption is wrapped by every error that reports a bad option
+	// or constructor argument; the message names the option and the value.
+	ErrInvalidOption = errors.New("throttle: invalid option")
+
+	// ErrClosed is wrapped by the error of every call made after
+	// Session.Close.
+	ErrClosed = errors.New("throttle: session closed")
+
+	// ErrNotReplayable is wrapped by the error returned when an attempt
+	// needed a retry but its request body was a one-shot stream that could
+	// not be sent again. See NotReplayableError.
+	ErrNotReplayable = errors.New("throttle: request body cannot be replayed")
+
+	// ErrAttemptTimeout is wrapped by the error of an attempt that ran past
+	// WithTimeout, measured from when it was sent to the end of its body.
+	ErrAttemptTimeout = errors.New("throttle: attempt timed out")
+
+	// ErrExceedsLimit is wrapped when a request asks a limiter for more than
+	// it can ever grant (for example a weighted limiter smaller than one
+	// request); such a request fails at once instead of waiting forever.
+	ErrExceedsLimit = ratelimit.ErrExceedsLimit
+
+	// ErrQueueFull is wrapped when a caller would have to wait while the
+	// queue limit's worth of callers are already waiting.
+	ErrQueueFull = semaphore.ErrQueueFull
+)
+
+// invalidOption returns an error wrapping ErrInvalidOption that names the
+// option, its value and what is wrong with it.
+func invalidOption(option string, value any, problem string) error {
+	return fmt.Errorf("%w: %s(%v): %s", ErrInvalidOption, option, value, problem)
+}
+
+// RetryError is returned by a Session when an attempt failed and no more
+// retries were made: it names the attempts made and the last status seen,
+// and wraps the last error (if any), so errors.Is and errors.As see through
+// it. go-retryablehttp's own final error hides the status (its issue #212).
+type RetryError struct {
+	Method   string
+	URL      string
+	Attempts int
+	// StatusCode is the last response's status, or 0 if the last attempt
+	// got no response.
+	StatusCode int
+	// Err is the last attempt's error, or nil if it got a response whose
+	// status the retry policy treats as a failure.
+	Err error
+}
+
+// Error describes the final outcome.
+func (e *RetryError) Error() string {
+	msg := fmt.Sprintf("throttle: %s %s: giving up after %d attempt(s)", e.Method, e.URL, e.Attempts)
+	if e.StatusCode != 0 {
+		msg += fmt.Sprintf(", last status %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the last attempt's error.
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// NotReplayableError reports that an attempt failed in a way the retry
+// policy would have retried, but the request body was a one-shot stream
+// that had already been consumed. It wraps ErrNotReplayable and the
+// attempt's own error.
+type NotReplayableError struct {
+	// StatusCode is the status of the response that called for a retry, or
+	// 0 if the attempt failed without one.
+	StatusCode int
+	// Err is the attempt's error, if it had one.
+	Err error
+}
+
+// Error describes why no retry was made.
+func (e *NotReplayableError) Error() string {
+	msg := "throttle: the attempt needs a retry but its body is a one-shot stream that cannot be replayed (use bytes, a file, GetBody, or a Payload over one)"
+	if e.StatusCode != 0 {
+		msg += fmt.Sprintf(": status %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns ErrNotReplayable and the attempt's error.
+func (e *NotReplayableError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrNotReplayable}
+	}
+	return []error{ErrNotReplayable, e.Err}
+}

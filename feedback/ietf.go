@@ -1,0 +1,148 @@
+package feedback
+
+import (
+	"strings"
+	"time"
+)
+
+// Canonical keys of the IETF fields (net/http canonicalizes "RateLimit" to
+// "Ratelimit"); the header map is indexed directly so that no key is
+// canonicalized, and nothing allocated, per call.
+const (
+	keyRateLimit          = "Ratelimit"
+	keyRateLimitPolicy    = "Ratelimit-Policy"
+	keyRateLimitLimit     = "Ratelimit-Limit"
+	keyRateLimitRemaining = "Ratelimit-Remaining"
+	keyRateLimitReset     = "Ratelimit-Reset"
+)
+
+// quotaState is one statement of a remaining count and its reset.
+type quotaState struct {
+	hasRemaining bool
+	remaining    int
+	reset        time.Time // zero: unknown
+}
+
+// set reads one key of a RateLimit item (r, t) or dictionary (remaining,
+// reset); other keys and malformed values are ignored.
+func (q *quotaState) set(key, value string, now time.Time) {
+	switch {
+	case isKey(key, "r") || isKey(key, "remaining"):
+		if n, ok := parseCount(value); ok {
+			q.hasRemaining, q.remaining = true, n
+		}
+	case isKey(key, "t") || isKey(key, "reset"):
+		if d, ok := parseDelay(value); ok {
+			q.reset = after(now, d)
+		}
+	}
+}
+
+// report passes the statement to s if it includes a remaining count.
+func (q *quotaState) report(s *Signal) {
+	if q.hasRemaining {
+		s.observe(q.remaining, q.reset)
+	}
+}
+
+// parseIETF reads every form of draft-ietf-httpapi-ratelimit-headers.
+func parseIETF(h map[string][]string, now time.Time, s *Signal) {
+	parseRateLimit(h[keyRateLimit], now, s)
+	for _, v := range h[keyRateLimitPolicy] {
+		parsePolicies(v, s)
+	}
+	for _, v := range h[keyRateLimitLimit] {
+		parsePolicies(v, s) // -06: "100, 100;w=60"; only members with w count
+	}
+	parseSeparate(h, now, s)
+}
+
+// parseRateLimit reads the RateLimit field in its -08 to -10 list form
+// (`"default";r=0;t=30, ...`, each item reported on its own so that the
+// most restrictive wins) and its -07 dictionary form (`limit=100,
+// remaining=50, reset=5`, one statement for the whole field).
+func parseRateLimit(values []string, now time.Time, s *Signal) {
+	var dict quotaState
+	for _, v := range values {
+		for v != "" {
+			var member string
+			member, v = nextMember(v)
+			item, params := splitMember(member)
+			if key, value, ok := dictMember(item); ok {
+				dict.set(key, value, now)
+				continue
+			}
+			var q quotaState
+			for params != "" {
+				var key, value string
+				key, value, params = nextParam(params)
+				q.set(key, value, now)
+			}
+			q.report(s)
+		}
+	}
+	dict.report(s)
+}
+
+// dictMember splits a dictionary member "key=value"; a list item (a
+// string, token or number) is not one.
+func dictMember(item string) (key, value string, ok bool) {
+	if item == "" || item[0] == '"' {
+		return "", "", false
+	}
+	key, value, ok = strings.Cut(item, "=")
+	return trimOWS(key), trimOWS(value), ok
+}
+
+// parsePolicies adds each policy of a RateLimit-Policy (or -06
+// RateLimit-Limit) field value to s.
+func parsePolicies(list string, s *Signal) {
+	for list != "" && s.NPolicies < MaxPolicies {
+		var member string
+		member, list = nextMember(list)
+		s.addPolicy(parsePolicy(member))
+	}
+}
+
+// parsePolicy reads one policy: `"name";q=100;w=60` (-08 to -10, with pk
+// and qu ignored) or `100;w=60` (older drafts, the quota as the item). The
+// result may be invalid (no quota or no window); addPolicy drops it.
+func parsePolicy(member string) Policy {
+	item, params := splitMember(member)
+	var p Policy
+	if n, ok := parseCount(item); ok {
+		p.Quota = n
+	} else {
+		p.Name = unquote(item)
+	}
+	for params != "" {
+		var key, value string
+		key, value, params = nextParam(params)
+		switch {
+		case isKey(key, "q"):
+			p.Quota, _ = parseCount(value)
+		case isKey(key, "w"):
+			p.Window, _ = parseDelay(value)
+		}
+	}
+	return p
+}
+
+// parseSeparate reads the -06 RateLimit-Remaining and RateLimit-Reset
+// fields (reset in delta seconds).
+func parseSeparate(h map[string][]string, now time.Time, s *Signal) {
+	var q quotaState
+	q.set("r", firstItem(h[keyRateLimitRemaining]), now)
+	q.set("t", firstItem(h[keyRateLimitReset]), now)
+	q.report(s)
+}
+
+// firstItem returns the bare item of a field's first member, or "".
+func firstItem(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	member, _ := nextMember(values[0])
+	item, _ := splitMember(member)
+	return item
+}

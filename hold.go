@@ -1,0 +1,75 @@
+package throttle
+
+import (
+	"context"
+		"fmt"
+	"sync/atomic"
+
+	"github.com/go-throttle/throttle/ratelimit"
+	"github.com/go-throttle/throttle/semaphore"
+)
+
+// hold is everything one attempt has taken. It is released exactly once:
+// when the response body reaches EOF, is closed or fails, or when the
+// attempt fails before it got a response.
+type hold struct {
+	t          *Transport
+	hostPermit semaphore.KeyedPermit
+	permit     semaphore.Permit
+	hostGrant  *ratelimit.Grant
+	grant      *ratelimit.Grant
+	// attemptCtx and cancel are the attempt's WithTimeout context, derived
+	// from the caller's parentCtx; nil without a timeout.
+	parentCtx  context.Context
+	attemptCtx context.Context
+	cancel     context.CancelFunc
+	sent       bool
+	released   atomic.Bool
+}
+
+// send counts the attempt as sent and in flight: it is being handed to
+// the base RoundTripper.
+func (h *hold) send() {
+	h.sent = true
+	h.t.stats.requests.Add(1)
+	h.t.stats.inFlight.Add(1)
+}
+
+// commit stamps the window grants with the time the request is written:
+// from then on they count from that instant, not as pending. It may run
+// more than once (from the trace and after RoundTrip); the grants keep
+// the first stamp.
+func (h *hold) commit() {
+	h.hostGrant.Commit()
+	h.grant.Commit()
+}
+
+// release gives back the slots and any grant not yet committed, and ends
+// the attempt's timeout. Only the first call does anything.
+func (h *hold) release() {
+	if !h.released.CompareAndSwap(false, true) {
+		return
+	}
+	h.hostGrant.Cancel()
+	h.grant.Cancel()
+	h.permit.Release()
+	h.hostPermit.Release()
+	if h.cancel != nil {
+		h.cancel()
+	}
+	if h.sent {
+		h.t.stats.inFlight.Add(-1)
+	}
+}
+
+// attemptError marks err as a WithTimeout expiry when the attempt's own
+// deadline, not the caller's context, is what ended it.
+func (h *hold) attemptError(err error) error {
+	if err == nil || h.attemptCtx == nil || h.attemptCtx.Err() == nil {
+		return err
+	}
+	if h.parentCtx.Err() != nil {
+		return err // the caller's context ended first: report it as is
+	}
+	return fmt.Errorf("%w after %v: %w", ErrAttemptTimeout, h.t.timeout, err)
+}

@@ -1,0 +1,114 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-throttle/throttle/ratelimit"
+	"github.com/go-throttle/throttle/semaphore"
+)
+
+// newHostSlots builds the per-host concurrency limit: the
+// WithHostConcurrencyFor overrides, and WithHostConcurrency for every
+// other host (a host with neither is given an effectively unlimited
+// semaphore, so that overrides alone work).
+func newHostSlots(c *config) (*semaphore.Keyed, error) {
+	if c.hostConc == 0 && len(c.hostConcFor) == 0 {
+		return nil, nil
+	}
+	def := int64(c.hostConc)
+	if def == 0 {
+		def = unlimitedSlots
+	}
+	overrides := c.hostConcFor
+	k, err := semaphore.NewKeyed(func(host string) int64 {
+		if n, ok := overrides[host]; ok {
+			return int64(n)
+		}
+		return def
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: WithHostConcurrency: %w", ErrInvalidOption, err)
+	}
+	return k, nil
+}
+
+// unlimitedSlots stands for "no limit" where a semaphore is needed anyway.
+const unlimitedSlots = 1 << 40
+
+// newHostRate builds the per-host rate limit: strict windows, one per
+// host, from the WithRateLimitFor overrides and WithHostRateLimit. Hosts
+// with neither are not limited.
+func newHostRate(c *config) (*ratelimit.Keyed, error) {
+	if c.hostRate.n == 0 && len(c.hostRates) == 0 {
+		return nil, nil
+	}
+	def, overrides, clk := c.hostRate, c.hostRates, c.clock
+	k, err := ratelimit.NewKeyed(func(host string) (ratelimit.Limiter, error) {
+		spec, ok := overrides[host]
+		if !ok {
+			spec = def
+		}
+		if spec.n == 0 {
+			return unlimited{}, nil
+		}
+		return ratelimit.NewWindow(spec.n, spec.per, ratelimit.WithClock(clk))
+	}, ratelimit.WithClock(clk))
+	if err != nil {
+		return nil, fmt.Errorf("%w: WithHostRateLimit: %w", ErrInvalidOption, err)
+	}
+	return k, nil
+}
+
+// newSessionRate builds the session-wide window and its optional pacing.
+func (t *Transport) newSessionRate(c *config) (err error) {
+	if c.rate.n == 0 {
+		return nil
+	}
+	if t.rate, err = ratelimit.NewWindow(c.rate.n, c.rate.per, ratelimit.WithClock(c.clock)); err != nil {
+		return fmt.Errorf("%w: WithRateLimit: %w", ErrInvalidOption, err)
+	}
+	if c.burst > 0 {
+		t.pace, err = ratelimit.NewBucket(c.rate.n, c.rate.per, ratelimit.WithBurst(c.burst), ratelimit.WithClock(c.clock))
+		if err != nil {
+			return fmt.Errorf("%w: WithBurst: %w", ErrInvalidOption, err)
+		}
+	}
+	return nil
+}
+
+// newByteBucket returns a token bucket of bytesPerSecond whose burst is
+// 100 ms of transfer (at least 4 KiB, at most the rate), so that bodies
+// flow smoothly and concurrent bodies interleave; nil when the rate is 0.
+// A nil clk means the wall clock.
+func newByteBucket(option string, bytesPerSecond int64, clk ratelimit.Clock) (*ratelimit.Bucket, error) {
+	if bytesPerSecond == 0 {
+		return nil, nil
+	}
+	opts := []ratelimit.Option{ratelimit.WithBurst(byteBurst(bytesPerSecond))}
+	if clk != nil {
+		opts = append(opts, ratelimit.WithClock(clk))
+	}
+	b, err := ratelimit.NewBucket(int(bytesPerSecond), time.Second, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s(%d): %w", ErrInvalidOption, option, bytesPerSecond, err)
+	}
+	return b, nil
+}
+
+func byteBurst(bytesPerSecond int64) int {
+	b := bytesPerSecond / 10
+	b = max(b, 4<<10)
+	b = min(b, bytesPerSecond)
+	return int(b)
+}
+
+// unlimited is a Limiter that never waits: the keyed rate limit gives it
+// to hosts that have no limit of their own.
+type unlimited struct{}
+
+func (unlimited) Acquire(ctx context.Context, n int) error { return ctx.Err() }
+
+// IdleAt reports true: an unlimited entry keeps no state worth keeping.
+func (unlimited) IdleAt(time.Time) bool { return true }

@@ -1,0 +1,325 @@
+package throttle
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-throttle/throttle/internal/clock"
+	"github.com/go-throttle/throttle/ratelimit"
+)
+
+// An Option configures a Session or a Transport. Options are a closed set,
+// made only by the With... functions of this package; each checks its own
+// arguments, and NewSession and NewTransport report every bad option at
+// once (joined with errors.Join, each wrapping ErrInvalidOption).
+//
+// An option that is left out means no limit of that kind.
+type Option interface {
+	apply(*config) error
+}
+
+type option func(*config) error
+
+func (o option) apply(c *config) error { return o(c) }
+
+// rateSpec is "at most n per window of length per".
+type rateSpec struct {
+	n   int
+	per time.Duration
+}
+
+// config is what the options describe; defaults live in newConfig.
+type config struct {
+	rate        rateSpec // session-wide; zero n means none
+	burst       int      // pacing on top of the session rate; 0 means none
+	hostRate    rateSpec // every host's own default
+	hostRates   map[string]rateSpec
+	maxConc     int // all hosts together; 0 means none
+	hostConc    int // each host; 0 means none
+	hostConcFor map[string]int
+	upload      int64 // bytes per second over all request bodies
+	download    int64 // bytes per second over all response bodies
+	timeout     time.Duration
+	limiters    []ratelimit.Limiter
+	clock       ratelimit.Clock
+
+	// Session-only settings.
+	base    http.RoundTripper
+	retry   *RetryPolicy
+	baseURL *url.URL
+	headers http.Header
+	// sessionOnly names the session-only options that were given, so that
+	// NewTransport can reject them instead of ignoring them silently.
+	sessionOnly []string
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{clock: clock.Real{}}
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, invalidOption("Option", "nil", "option must not be nil"))
+			continue
+		}
+		if err := o.apply(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.burst > 0 && c.rate.n == 0 {
+		errs = append(errs, invalidOption("WithBurst", c.burst, "needs WithRateLimit, whose rate it paces"))
+	}
+	return c, errors.Join(errs...)
+}
+
+func positiveRate(name string, n int, per time.Duration) (rateSpec, error) {
+	if n <= 0 {
+		return rateSpec{}, invalidOption(name, "n="+itoa(int64(n)), "n must be positive")
+	}
+	if per <= 0 {
+		return rateSpec{}, invalidOption(name, "per="+per.String(), "per must be positive")
+	}
+	return rateSpec{n, per}, nil
+}
+
+// WithRateLimit lets at most n attempts start in any window of length per,
+// over the whole session. It is strict at the wire: an attempt counts from
+// when its token is granted until it is handed to the base RoundTripper,
+// and then from its real send time. Without it, the session has no rate
+// limit.
+func WithRateLimit(n int, per time.Duration) Option {
+	return option(func(c *config) (err error) {
+		c.rate, err = positiveRate("WithRateLimit", n, per)
+		return err
+	})
+}
+
+// WithBurst paces the session rate on top of WithRateLimit(n, per): at most
+// b attempts may start back to back, and after that they are spaced per/n
+// apart (b = 1 spaces every start evenly). It needs WithRateLimit.
+func WithBurst(b int) Option {
+	return option(func(c *config) error {
+		if b <= 0 {
+			return invalidOption("WithBurst", b, "burst must be positive")
+		}
+		c.burst = b
+		return nil
+	})
+}
+
+// WithHostRateLimit gives every host its own limit of at most n attempt
+// starts in any window of length per. WithRateLimitFor overrides it for one
+// host. Without it, hosts have no rate limit of their own.
+func WithHostRateLimit(n int, per time.Duration) Option {
+	return option(func(c *config) (err error) {
+		c.hostRate, err = positiveRate("WithHostRateLimit", n, per)
+		return err
+	})
+}
+
+// WithRateLimitFor gives one host its own limit, overriding
+// WithHostRateLimit for it. The host is matched case-insensitively, with a
+// port only when it is not the scheme's default ("api.example.com",
+// "localhost:8080").
+func WithRateLimitFor(host string, n int, per time.Duration) Option {
+	return option(func(c *config) error {
+		key, err := hostOption("WithRateLimitFor", host)
+		if err != nil {
+			return err
+		}
+		spec, err := positiveRate("WithRateLimitFor", n, per)
+		if err != nil {
+			return err
+		}
+		if c.hostRates == nil {
+			c.hostRates = make(map[string]rateSpec)
+		}
+		c.hostRates[key] = spec
+		return nil
+	})
+}
+
+// WithMaxConcurrency lets at most n attempts, to all hosts together, be in
+// flight at once. An attempt holds its slot until its response body is read
+// to EOF, closed, or fails. Without it, there is no session-wide limit.
+func WithMaxConcurrency(n int) Option {
+	return option(func(c *config) error {
+		if n <= 0 {
+			return invalidOption("WithMaxConcurrency", n, "n must be positive")
+		}
+		c.maxConc = n
+		return nil
+	})
+}
+
+// WithHostConcurrency lets at most n attempts to each host be in flight at
+// once, as aiohttp's limit_per_host does. WithHostConcurrencyFor overrides
+// it for one host. Without it, hosts have no concurrency limit of their own.
+func WithHostConcurrency(n int) Option {
+	return option(func(c *config) error {
+		if n <= 0 {
+			return invalidOption("WithHostConcurrency", n, "n must be positive")
+		}
+		c.hostConc = n
+		return nil
+	})
+}
+
+// WithHostConcurrencyFor lets at most n attempts to one host be in flight
+// at once, overriding WithHostConcurrency for it. The host is matched as in
+// WithRateLimitFor.
+func WithHostConcurrencyFor(host string, n int) Option {
+	return option(func(c *config) error {
+		key, err := hostOption("WithHostConcurrencyFor", host)
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return invalidOption("WithHostConcurrencyFor", n, "n must be positive")
+		}
+		if c.hostConcFor == nil {
+			c.hostConcFor = make(map[string]int)
+		}
+		c.hostConcFor[key] = n
+		return nil
+	})
+}
+
+// WithUploadLimit caps all request bodies together at bytesPerSecond. It
+// holds together with each Payload's own rate. Without it, uploads are not
+// limited session-wide.
+func WithUploadLimit(bytesPerSecond int64) Option {
+	return option(func(c *config) error {
+		if bytesPerSecond <= 0 {
+			return invalidOption("WithUploadLimit", bytesPerSecond, "bytes per second must be positive")
+		}
+		c.upload = bytesPerSecond
+		return nil
+	})
+}
+
+// WithDownloadLimit caps all response bodies together at bytesPerSecond,
+// charged as the caller reads them. Without it, downloads are not limited.
+func WithDownloadLimit(bytesPerSecond int64) Option {
+	return option(func(c *config) error {
+		if bytesPerSecond <= 0 {
+			return invalidOption("WithDownloadLimit", bytesPerSecond, "bytes per second must be positive")
+		}
+		c.download = bytesPerSecond
+		return nil
+	})
+}
+
+// WithTimeout bounds each attempt from the moment it is sent to the end of
+// its response body. Time spent waiting for slots and tokens does not
+// count; the caller's context bounds everything. Without it, attempts have
+// no timeout of their own.
+func WithTimeout(d time.Duration) Option {
+	return option(func(c *config) error {
+		if d <= 0 {
+			return invalidOption("WithTimeout", d, "timeout must be positive")
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+// WithLimiter adds a limiter that every attempt also waits on, for one
+// unit, after the session's own limits: a custom or distributed limiter.
+func WithLimiter(l ratelimit.Limiter) Option {
+	return option(func(c *config) error {
+		if l == nil {
+			return invalidOption("WithLimiter", "nil", "limiter must not be nil")
+		}
+		c.limiters = append(c.limiters, l)
+		return nil
+	})
+}
+
+// WithClock sets the clock the limiters read and wait on. Tests use it
+// with a fake clock; the default is the wall clock.
+func WithClock(clk ratelimit.Clock) Option {
+	return option(func(c *config) error {
+		if clk == nil {
+			return invalidOption("WithClock", "nil", "clock must not be nil")
+		}
+		c.clock = clk
+		return nil
+	})
+}
+
+// WithTransport sets the RoundTripper that sends each attempt once it has
+// passed every limit. The default behaves as http.DefaultTransport. It is a
+// Session option; NewTransport takes its base as an argument instead.
+func WithTransport(rt http.RoundTripper) Option {
+	return sessionOption("WithTransport", func(c *config) error {
+		if rt == nil {
+			return invalidOption("WithTransport", "nil", "transport must not be nil")
+		}
+		c.base = rt
+		return nil
+	})
+}
+
+// WithRetry retries failed attempts under the policy. Without it, a
+// Session makes one attempt per request (and per redirect hop).
+func WithRetry(p RetryPolicy) Option {
+	return sessionOption("WithRetry", func(c *config) error {
+		p, err := p.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.retry = &p
+		return nil
+	})
+}
+
+// WithBaseURL resolves the relative URLs given to the Session's verbs and
+// to Do against base, as aiohttp's base_url does: with base
+// "https://api.example.com/v1", "items" becomes ".../v1/items" and "/items"
+// becomes "https://api.example.com/items".
+func WithBaseURL(base string) Option {
+	return sessionOption("WithBaseURL", func(c *config) error {
+		u, err := url.Parse(base)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return invalidOption("WithBaseURL", quote(base), "must be an absolute URL with scheme and host")
+		}
+		if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+		}
+		c.baseURL = u
+		return nil
+	})
+}
+
+// WithHeader adds a header sent with every request that does not set that
+// header itself.
+func WithHeader(key, value string) Option {
+	return sessionOption("WithHeader", func(c *config) error {
+		if key == "" {
+			return invalidOption("WithHeader", quote(key), "key must not be empty")
+		}
+		if c.headers == nil {
+			c.headers = make(http.Header)
+		}
+		c.headers.Add(key, value)
+		return nil
+	})
+}
+
+func sessionOption(name string, apply func(*config) error) Option {
+	return option(func(c *config) error {
+		c.sessionOnly = append(c.sessionOnly, name)
+		return apply(c)
+	})
+}
+
+func hostOption(name, host string) (string, error) {
+	key := strings.ToLower(strings.TrimSpace(host))
+	if key == "" || strings.ContainsAny(key, "/ ") {
+		return "", invalidOption(name, quote(host), "host must be a host name, with a port only when it is not the default")
+	}
+	return key, nil
+}

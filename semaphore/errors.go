@@ -1,0 +1,52 @@
+package semaphore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error the package returns wraps one of them (or
+// ctx.Err()), so callers match with errors.Is, never with the message.
+var (
+	// ErrInvalid reports a bad argument: an option out of range, a negative
+	// capacity or weight, a nil hook. The message names the option or
+	// argument and its value.
+	ErrInvalid = errors.New("semaphore: invalid argument")
+
+	// ErrQueueFull reports that the caller would have had to wait while the
+	// queue limit (WithQueueLimit) was already reached. It is returned at
+	// once; nothing was taken.
+	ErrQueueFull = errors.New("semaphore: queue full")
+
+	// ErrExceedsCapacity reports a request for more units than could ever be
+	// granted: more than the capacity, or more than the caller's consumer or
+	// priority quota allows. Unlike x/sync/semaphore, which blocks such a
+	// caller until its context ends, it is returned at once.
+	ErrExceedsCapacity = errors.New("semaphore: n exceeds capacity")
+
+	// ErrQuota reports that the caller is held back by its own quota
+	// (WithConsumerShare or WithPriorityShare) rather than by a lack of
+	// free capacity. Throttler.TryAcquireErr returns it; Acquire returns it
+	// joined with ErrQueueFull when such a caller finds the queue full.
+	ErrQuota = errors.New("semaphore: quota exceeded")
+)
+
+// errQueueFullQuota is ErrQueueFull for a caller that had to wait because of
+// its own quota. Built once so that rejecting under overload allocates
+// nothing.
+var errQueueFullQuota = fmt.Errorf("%w: %w", ErrQueueFull, ErrQuota)
+
+// invalidError is an ErrInvalid whose message names the argument and its
+// value exactly, without ErrInvalid's own text appended.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *invalidError) Unwrap() error { return ErrInvalid }
+
+// invalidf returns an error wrapping ErrInvalid whose message is
+// "semaphore: " followed by the formatted text.
+func invalidf(format string, args ...any) error {
+	return &invalidError{msg: "semaphore: " + fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,190 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+)
+
+// Session is Go's answer to aiohttp's ClientSession: one client that puts
+// every request through a request-rate limit, global and per-host
+// concurrency limits, byte-rate limits on request and response bodies, and
+// retries, as the options set. Every attempt, retry and redirect hop takes
+// its slots and tokens when it is sent, not when it is queued.
+//
+// A Session is safe for concurrent use; make one and share it, since its
+// limits hold only among the requests that share it. Close it when done.
+type Session struct {
+	transport *Transport
+	retry     *retryLayer // nil without WithRetry
+	client    *http.Client
+	cfg       *config
+	closed    atomic.Bool
+}
+
+// Stats is a snapshot of a Session's or a Transport's counters.
+type Stats struct {
+	Requests      int64 // attempts sent (retries and redirect hops included)
+	Retries       int64 // retries made
+	InFlight      int64 // attempts sent whose response body is not yet done
+	Waiting       int64 // callers waiting for a slot or a token now
+	BytesSent     int64 // request body bytes sent
+	BytesReceived int64 // response body bytes read
+}
+
+// NewSession returns a Session with the options' limits. Invalid options
+// are reported together, each wrapping ErrInvalidOption.
+func NewSession(opts ...Option) (*Session, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTransport(c)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{transport: t, cfg: c}
+	if c.retry != nil {
+		s.retry = newRetryLayer(*c.retry, t)
+	}
+	s.client = &http.Client{Transport: sessionRoundTripper{s}}
+	return s, nil
+}
+
+// Do sends req through the session's limits and retry policy, following
+// redirects as an http.Client does. A relative URL is resolved against
+// WithBaseURL; WithHeader's headers are added where req does not set them.
+//
+// Do keeps http.Client.Do's rules about bodies: a nil error means a
+// non-nil response whose Body the caller must close (an attempt holds its
+// slots until its body is read to EOF or closed), and req.Body is always
+// closed, on errors too. Every call gets exactly one outcome, a response
+// or an error. After Close, Do fails with an error wrapping ErrClosed.
+func (s *Session) Do(req *http.Request) (*http.Response, error) {
+	if s.closed.Load() {
+		closeRequestBody(req)
+		return nil, fmt.Errorf("throttle: %s %s: %w", req.Method, req.URL, ErrClosed)
+	}
+	if s.cfg.baseURL != nil && req.URL != nil && !req.URL.IsAbs() {
+		r2 := *req
+		r2.URL = s.cfg.baseURL.ResolveReference(req.URL)
+		r2.Host = ""
+		req = &r2
+	}
+	return s.client.Do(req)
+}
+
+// Get sends a GET request to url.
+func (s *Session) Get(ctx context.Context, url string) (*http.Response, error) {
+	return s.send(ctx, http.MethodGet, url, "", nil)
+}
+
+// Head sends a HEAD request to url.
+func (s *Session) Head(ctx context.Context, url string) (*http.Response, error) {
+	return s.send(ctx, http.MethodHead, url, "", nil)
+}
+
+// Delete sends a DELETE request to url.
+func (s *Session) Delete(ctx context.Context, url string) (*http.Response, error) {
+	return s.send(ctx, http.MethodDelete, url, "", nil)
+}
+
+// Post sends a POST request with body. Bytes, strings, files, seekable
+// readers, a Payload or a Multipart are streamed with their length set and
+// replayed on retry; any other reader is streamed once (see
+// NotReplayableError).
+func (s *Session) Post(ctx context.Context, url, contentType string, body io.Reader) (*http.Response, error) {
+	return s.send(ctx, http.MethodPost, url, contentType, body)
+}
+
+// Put sends a PUT request with body, as Post does.
+func (s *Session) Put(ctx context.Context, url, contentType string, body io.Reader) (*http.Response, error) {
+	return s.send(ctx, http.MethodPut, url, contentType, body)
+}
+
+// Patch sends a PATCH request with body, as Post does.
+func (s *Session) Patch(ctx context.Context, url, contentType string, body io.Reader) (*http.Response, error) {
+	return s.send(ctx, http.MethodPatch, url, contentType, body)
+}
+
+func (s *Session) send(ctx context.Context, method, url, contentType string, body io.Reader) (*http.Response, error) {
+	req, err := newRequest(ctx, method, url, body)
+	if err != nil {
+		if c, ok := body.(io.Closer); ok {
+			c.Close()
+		}
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return s.Do(req)
+}
+
+// newRequest builds a request whose body keeps its replayable form: a
+// source becomes Body and GetBody (so a 307/308 redirect resends it), with
+// its length when known.
+func newRequest(ctx context.Context, method, url string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil || body == nil {
+		return req, err
+	}
+	src := newSource(body)
+	rc, err := src.open()
+	if err != nil {
+		return nil, err
+	}
+	req.Body = ownedBody{rc, src}
+	if src.replayable() {
+		req.GetBody = src.open
+	}
+	if n := src.size(); n >= 0 {
+		req.ContentLength = n
+		if n == 0 {
+			req.Body.Close()
+			req.Body = http.NoBody
+		}
+	}
+	return req, nil
+}
+
+// ownedBody is a request body opened from a source: closing it also
+// releases the source.
+type ownedBody struct {
+	io.ReadCloser
+	src source
+}
+
+func (b ownedBody) Close() error {
+	err := b.ReadCloser.Close()
+	if cerr := b.src.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// HTTPClient returns an *http.Client that sends through the session: its
+// limits, retries and default headers. Give it to any SDK that takes an
+// *http.Client and that SDK is throttled too. Its CloseIdleConnections
+// closes the session's idle connections.
+func (s *Session) HTTPClient() *http.Client {
+	return &http.Client{Transport: sessionRoundTripper{s}}
+}
+
+// Transport returns the session's Transport: its limits without retries.
+func (s *Session) Transport() *Transport { return s.transport }
+
+// Stats reports the session's counters now.
+func (s *Session) Stats() Stats { return s.transport.Stats() }
+
+// Close marks the session closed and closes its idle connections. Calls
+// made afterwards fail with an error wrapping ErrClosed; requests already
+// in flight finish. Close starts nothing and waits for nothing; it is safe
+// to call more than once.
+func (s *Session) Close() error {
+	s.closed.Store(true)
+	s.transport.CloseIdleConnections()
+	return nil
+}

@@ -1,0 +1,284 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-throttle/throttle/ratelimit"
+	"github.com/go-throttle/throttle/semaphore"
+)
+
+// Transport is an http.RoundTripper that passes every attempt through the
+// configured limits before handing it to its base RoundTripper. It makes no
+// retries and follows no redirects: wrapped in an http.Client, each
+// redirect hop passes through the limits on its own; wrapped in a Session,
+// so does each retry.
+//
+// For each attempt, narrowest first, it takes: the host's concurrency slot,
+// then the host's rate token; the session-wide slot, then the session
+// token, the pacing token and any extra limiters; then it wraps the bodies
+// in the byte-rate limits. A slot comes before its token, so waiting for a
+// slot never banks tokens that later burst; resources are always taken in
+// this one order, so nothing deadlocks.
+//
+// A Transport is safe for concurrent use, and should be reused: its limits
+// hold only among the requests that share it.
+type Transport struct {
+	base  http.RoundTripper
+	clock ratelimit.Clock
+
+	hostSlots *semaphore.Keyed   // per-host concurrency; nil if none
+	hostRate  *ratelimit.Keyed   // per-host rate; nil if none
+	slots     *semaphore.Throttler // session-wide concurrency; nil if none
+	rate      *ratelimit.Window  // session-wide rate; nil if none
+	pace      *ratelimit.Bucket  // pacing on top of rate; nil if none
+	extra     []ratelimit.Limiter
+	upload    *ratelimit.Bucket // all request bodies; nil if none
+	download  *ratelimit.Bucket // all response bodies; nil if none
+	timeout   time.Duration
+
+	stats counters
+}
+
+// counters are the Transport's live Stats.
+type counters struct {
+	requests      atomic.Int64
+	retries       atomic.Int64
+	inFlight      atomic.Int64
+	waiting       atomic.Int64
+	bytesSent     atomic.Int64
+	bytesReceived atomic.Int64
+}
+
+// NewTransport returns a Transport that sends attempts through base (nil
+// means a transport that behaves as http.DefaultTransport) under the
+// limits the options set. Session-only options (WithRetry, WithBaseURL,
+// WithHeader, WithTransport) are reported as errors wrapping
+// ErrInvalidOption.
+func NewTransport(base http.RoundTripper, opts ...Option) (*Transport, error) {
+	c, err := newConfig(opts)
+	for _, name := range c.sessionOnly {
+		err = errors.Join(err, invalidOption(name, "...", "applies to a Session, not to a Transport"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.base = base
+	return newTransport(c)
+}
+
+func newTransport(c *config) (*Transport, error) {
+	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout}
+	if t.base == nil {
+		t.base = defaultBase(c)
+	}
+	var err error
+	if t.hostSlots, err = newHostSlots(c); err != nil {
+		return nil, err
+	}
+	if t.hostRate, err = newHostRate(c); err != nil {
+		return nil, err
+	}
+	if c.maxConc > 0 {
+		if t.slots, err = semaphore.NewThrottler(int64(c.maxConc)); err != nil {
+			return nil, fmt.Errorf("%w: WithMaxConcurrency: %w", ErrInvalidOption, err)
+		}
+	}
+	if err = t.newSessionRate(c); err != nil {
+		return nil, err
+	}
+	if t.upload, err = newByteBucket("WithUploadLimit", c.upload, c.clock); err != nil {
+		return nil, err
+	}
+	if t.download, err = newByteBucket("WithDownloadLimit", c.download, c.clock); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// RoundTrip sends one attempt once it has passed every limit, and keeps
+// the http.RoundTripper contract: it returns a nil error whenever it got a
+// response, whatever its status; it does not follow redirects or retry;
+// it does not modify req (it sends a shallow copy when it must replace the
+// body or the context); and it closes req.Body, on errors too.
+//
+// The attempt's slots are held until the response body is read to EOF,
+// closed, or fails to read, so the caller must close it, as with any
+// RoundTripper. A waiting attempt whose context ends returns an error
+// wrapping ctx.Err() and gives back everything it had taken.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil {
+		closeRequestBody(req)
+		return nil, errors.New("throttle: http: nil Request.URL")
+	}
+	h, err := t.acquire(req.Context(), hostKey(req.URL))
+	if err != nil {
+		closeRequestBody(req)
+		return nil, err
+	}
+	out := t.prepare(req, h)
+	h.send()
+	resp, err := t.base.RoundTrip(out)
+	h.commit() // if the base RoundTripper did not report writing the request
+	if err != nil {
+		err = h.attemptError(err)
+		h.release()
+		return nil, err
+	}
+	if resp == nil {
+		h.release()
+		return nil, fmt.Errorf("throttle: base RoundTripper %T returned a nil response and a nil error", t.base)
+	}
+	t.wrapResponse(resp, h)
+	return resp, nil
+}
+
+// acquire takes, in the pipeline's order, everything one attempt to host
+// needs. On failure it gives back whatever it had taken.
+func (t *Transport) acquire(ctx context.Context, host string) (*hold, error) {
+	h := &hold{t: t}
+	t.stats.waiting.Add(1)
+	defer t.stats.waiting.Add(-1)
+	if err := t.acquireHost(ctx, host, h); err != nil {
+		h.release()
+		return nil, err
+	}
+	if err := t.acquireSession(ctx, h); err != nil {
+		h.release()
+		return nil, err
+	}
+	return h, nil
+}
+
+// acquireHost takes the host's slot, then its token, so that a host with a
+// tight limit never holds anything the other hosts share while it waits.
+func (t *Transport) acquireHost(ctx context.Context, host string, h *hold) (err error) {
+	if t.hostSlots != nil {
+		if h.hostPermit, err = t.hostSlots.Acquire(ctx, host, 1); err != nil {
+			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", host, err)
+		}
+	}
+	if t.hostRate != nil {
+		if h.hostGrant, err = t.hostRate.Reserve(ctx, host, 1); err != nil {
+			return fmt.Errorf("throttle: waiting for the rate limit of host %s: %w", host, err)
+		}
+	}
+	return nil
+}
+
+// acquireSession takes the session-wide slot, then the session-wide
+// tokens. The window grant stays pending until the attempt is handed to
+// the base RoundTripper (see hold.commit), so whatever waits in between
+// cannot make the wire exceed the window.
+func (t *Transport) acquireSession(ctx context.Context, h *hold) (err error) {
+	if t.slots != nil {
+		if h.permit, err = t.slots.Acquire(ctx, 1); err != nil {
+			return fmt.Errorf("throttle: waiting for a session concurrency slot: %w", err)
+		}
+	}
+	if t.rate != nil {
+		if h.grant, err = t.rate.Reserve(ctx, 1); err != nil {
+			return fmt.Errorf("throttle: waiting for the session rate limit: %w", err)
+		}
+	}
+	if t.pace != nil {
+		if err = t.pace.Acquire(ctx, 1); err != nil {
+			return fmt.Errorf("throttle: waiting for the session pacing: %w", err)
+		}
+	}
+	for _, l := range t.extra {
+		if err = l.Acquire(ctx, 1); err != nil {
+			return fmt.Errorf("throttle: waiting for limiter %T: %w", l, err)
+		}
+	}
+	return nil
+}
+
+// prepare returns the request to send: req itself when nothing needs
+// changing, otherwise a shallow copy with the attempt's timeout context,
+// a trace that stamps the window grants when the request is written, and
+// a counted, rate-limited body.
+func (t *Transport) prepare(req *http.Request, h *hold) *http.Request {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	pending := h.grant != nil || h.hostGrant != nil
+	if t.timeout == 0 && !hasBody && !pending {
+		return req
+	}
+	ctx := req.Context()
+	if pending {
+		// Stamp when the headers are written, not when the attempt is handed
+		// over: dialling a new connection can take longer than the gaps
+		// between starts, and a window counted before the dial lets the
+		// requests that waited for it arrive at the server bunched up.
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: h.commit})
+	}
+	if t.timeout > 0 {
+		h.parentCtx = ctx
+		ctx, h.cancel = context.WithTimeout(ctx, t.timeout)
+		h.attemptCtx = ctx
+	}
+	out := req.WithContext(ctx)
+	if hasBody {
+		out.Body = t.wrapRequestBody(ctx, req.Body)
+	}
+	return out
+}
+
+// Stats reports the Transport's counters now.
+func (t *Transport) Stats() Stats {
+	return Stats{
+		Requests:      t.stats.requests.Load(),
+		Retries:       t.stats.retries.Load(),
+		InFlight:      t.stats.inFlight.Load(),
+		Waiting:       t.stats.waiting.Load(),
+		BytesSent:     t.stats.bytesSent.Load(),
+		BytesReceived: t.stats.bytesReceived.Load(),
+	}
+}
+
+// CloseIdleConnections closes the base RoundTripper's idle connections, if
+// it has a CloseIdleConnections method.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// defaultBase is http.DefaultTransport's behaviour, with enough idle
+// connections per host for the concurrency the session allows: its
+// default of 2 would close and redial all but two of a host's
+// connections after every burst.
+func defaultBase(c *config) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	perHost := c.hostConc
+	for _, n := range c.hostConcFor {
+		perHost = max(perHost, n)
+	}
+	if perHost == 0 {
+		perHost = c.maxConc
+	}
+	if perHost == 0 {
+		perHost = defaultIdlePerHost
+	}
+	t.MaxIdleConnsPerHost = perHost
+	t.MaxIdleConns = max(t.MaxIdleConns, c.maxConc, perHost)
+	return t
+}
+
+// defaultIdlePerHost is the idle connections kept per host when no
+// concurrency limit says how many will be in use.
+const defaultIdlePerHost = 64
+
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+var _ io.Closer = (*responseBody)(nil)
