@@ -19,7 +19,7 @@ func (rt sessionRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 	s := rt.s
 	if s.closed.Load() {
 		closeRequestBody(req)
-		return nil, fmt.Errorf("throttle: %s %s: %w", req.Method, req.URL, ErrClosed)
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL, ErrClosed)
 	}
 	req = s.withHeaders(req)
 	if s.retry == nil {

@@ -65,7 +65,7 @@ func NewSession(opts ...Option) (*Session, error) {
 func (s *Session) Do(req *http.Request) (*http.Response, error) {
 	if s.closed.Load() {
 		closeRequestBody(req)
-		return nil, fmt.Errorf("throttle: %s %s: %w", req.Method, req.URL, ErrClosed)
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL, ErrClosed)
 	}
 	if s.cfg.baseURL != nil && req.URL != nil && !req.URL.IsAbs() {
 		r2 := *req

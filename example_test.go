@@ -1,0 +1,144 @@
+package throttle_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-throttle/throttle"
+)
+
+// NewSession composes the limits of a published API quota into one client.
+func ExampleNewSession() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+
+	s, err := throttle.NewSession(
+		throttle.WithRateLimit(50, time.Second), // at most 50 requests start in any 1 s window
+		throttle.WithMaxConcurrency(20),         // all hosts together
+		throttle.WithHostConcurrency(4),         // each host
+		throttle.WithRetry(throttle.RetryPolicy{MaxRetries: 3}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			resp, err := s.Get(context.Background(), srv.URL)
+			if err != nil {
+				log.Print(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	fmt.Println("requests:", st.Requests, "in flight:", st.InFlight)
+	// Output: requests: 10 in flight: 0
+}
+
+// Invalid options are errors, never panics, and every one is reported.
+func ExampleNewSession_invalidOptions() {
+	_, err := throttle.NewSession(throttle.WithRateLimit(0, time.Second), throttle.WithHostConcurrency(-1))
+	fmt.Println(err)
+	// Output:
+	// throttle: invalid option: WithRateLimit(n=0): n must be positive
+	// throttle: invalid option: WithHostConcurrency(-1): n must be positive
+}
+
+// Get sends one request; its body must be closed, which frees its slot.
+func ExampleSession_Get() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello from "+r.URL.Path)
+	}))
+	defer srv.Close()
+
+	s, err := throttle.NewSession(throttle.WithBaseURL(srv.URL+"/v1"), throttle.WithHostConcurrency(2))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	resp, err := s.Get(context.Background(), "items")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body))
+	// Output: 200 hello from /v1/items
+}
+
+// A Transport throttles any client or SDK that takes an http.RoundTripper
+// or an *http.Client.
+func ExampleTransport() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+
+	rt, err := throttle.NewTransport(nil, throttle.WithHostConcurrency(2), throttle.WithRateLimit(100, time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.CloseIdleConnections()
+	client := &http.Client{Transport: rt}
+	for range 3 {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	fmt.Println("attempts:", rt.Stats().Requests)
+	// Output: attempts: 3
+}
+
+// A multipart upload streamed at a capped rate, with its length known.
+func Example_upload() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f, hdr, err := r.FormFile("file")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n, _ := io.Copy(io.Discard, f)
+		fmt.Fprintf(w, "title=%s file=%s bytes=%d chunked=%v", r.FormValue("title"), hdr.Filename, n, len(r.TransferEncoding) > 0)
+	}))
+	defer srv.Close()
+
+	s, err := throttle.NewSession(throttle.WithUploadLimit(4 << 20))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	form := throttle.NewMultipart()
+	form.AddField("title", "backup")
+	form.AddFile("file", "data.bin", strings.NewReader(strings.Repeat("x", 64<<10)))
+	body, err := throttle.NewPayload(form, 1<<20) // this upload: 1 MiB/s at most
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := s.Post(context.Background(), srv.URL, form.ContentType(), body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(msg))
+	// Output: title=backup file=data.bin bytes=65536 chunked=false
+}
