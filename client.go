@@ -275,4 +275,6 @@ func drainAndClose(body io.ReadCloser) {
 // hideCloseIdle passes RoundTrip through and nothing else.
 type hideCloseIdle struct{ rt http.RoundTripper }
 
-func (h hideCloseIdle) RoundTrip(req *http.Request) (*http.Response, error) { return h.rt.RoundTrip(req) }
+func (h hideCloseIdle) RoundTrip(req *http.Request) (*http.Response, error) {
+	return h.rt.RoundTrip(req)
+}

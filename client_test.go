@@ -121,7 +121,15 @@ func TestBurstOneSpacesStarts(t *testing.T) {
 // parallel with each other; a slot is held until the body is closed.
 func TestHostConcurrencyPerHost(t *testing.T) {
 	release := make(chan struct{})
-	handler := func(w http.ResponseWriter, r *http.Request) { <-release }
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		// Headers first, so the first contact with each host completes
+		// and the others may follow it; then hold the body open.
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-release
+	}
 	a, b := newRecorder(t, handler), newRecorder(t, handler)
 	s := newTestSession(t, WithHostConcurrency(3))
 
@@ -130,7 +138,7 @@ func TestHostConcurrencyPerHost(t *testing.T) {
 	waitFor(t, "3 in each handler", func() bool { return a.active.Load() == 3 && b.active.Load() == 3 })
 	require.EqualValues(t, 6, s.Stats().InFlight)
 	require.EqualValues(t, 14, s.Stats().Waiting)
-	close(release)
+	once.Do(func() { close(release) })
 	noErrors(t, waitA())
 	noErrors(t, waitB())
 	require.EqualValues(t, 3, a.maxActive.Load())

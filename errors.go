@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,6 +33,12 @@ var (
 	// it can ever grant (for example a weighted limiter smaller than one
 	// request); such a request fails at once instead of waiting forever.
 	ErrExceedsLimit = ratelimit.ErrExceedsLimit
+
+	// ErrHostPaused is wrapped when a server has paused its host (with
+	// Retry-After, or a spent RateLimit budget) past the caller's context
+	// deadline: the call fails at once instead of sleeping into its
+	// deadline. Such an error also wraps context.DeadlineExceeded.
+	ErrHostPaused = errors.New("throttle: host paused by the server")
 
 	// ErrQueueFull is wrapped when a caller would have to wait while the
 	// queue limit's worth of callers are already waiting.
@@ -105,4 +112,17 @@ func (e *NotReplayableError) Unwrap() []error {
 		return []error{ErrNotReplayable}
 	}
 	return []error{ErrNotReplayable, e.Err}
+}
+
+// hostPausedDeadline is ErrHostPaused and context.DeadlineExceeded at once.
+var hostPausedDeadline error = pausedPastDeadline{}
+
+type pausedPastDeadline struct{}
+
+func (pausedPastDeadline) Error() string {
+	return "throttle: host paused by the server: context deadline exceeded"
+}
+
+func (pausedPastDeadline) Unwrap() []error {
+	return []error{ErrHostPaused, context.DeadlineExceeded}
 }

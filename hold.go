@@ -2,9 +2,11 @@ package throttle
 
 import (
 	"context"
-		"fmt"
+	"fmt"
+	"net/http"
 	"sync/atomic"
 
+	"github.com/go-throttle/throttle/feedback"
 	"github.com/go-throttle/throttle/ratelimit"
 	"github.com/go-throttle/throttle/semaphore"
 )
@@ -13,11 +15,18 @@ import (
 // when the response body reaches EOF, is closed or fails, or when the
 // attempt fails before it got a response.
 type hold struct {
-	t          *Transport
+	t *Transport
+	// host is the host's feedback state while the attempt is between
+	// admission and its response headers; probe says it is the host's
+	// first contact.
+	host       *hostState
+	probe      bool
 	hostPermit semaphore.KeyedPermit
 	permit     semaphore.Permit
-	hostGrant  *ratelimit.Grant
-	grant      *ratelimit.Grant
+	// grants are the window grants (the host's, the learned policies',
+	// the session's), pending until the request is written.
+	grants  [maxGrants]*ratelimit.Grant
+	ngrants int
 	// attemptCtx and cancel are the attempt's WithTimeout context, derived
 	// from the caller's parentCtx; nil without a timeout.
 	parentCtx  context.Context
@@ -40,8 +49,35 @@ func (h *hold) send() {
 // more than once (from the trace and after RoundTrip); the grants keep
 // the first stamp.
 func (h *hold) commit() {
-	h.hostGrant.Commit()
-	h.grant.Commit()
+	for _, g := range h.grants[:h.ngrants] {
+		g.Commit()
+	}
+}
+
+// maxGrants is the most window grants one attempt takes: the host's own,
+// one per learned policy, and the session's.
+const maxGrants = 2 + feedback.MaxPolicies
+
+func (h *hold) addGrant(g *ratelimit.Grant) { h.grants[h.ngrants] = g; h.ngrants++ }
+
+// endHost ends the attempt's part in its host's feedback: what resp says
+// is applied (resp is nil when the attempt got no response), a first
+// contact is ended, and the host state is let go. Only the first call
+// does anything.
+func (h *hold) endHost(resp *http.Response) {
+	st := h.host
+	if st == nil {
+		return
+	}
+	h.host = nil
+	hs := h.t.hosts
+	if resp != nil && hs.observe(st, resp.Header, resp.StatusCode) {
+		h.t.stats.throttled.Add(1)
+	}
+	if h.probe {
+		hs.endProbe(st, resp != nil)
+	}
+	hs.leave(st)
 }
 
 // release gives back the slots and any grant not yet committed, and ends
@@ -50,8 +86,10 @@ func (h *hold) release() {
 	if !h.released.CompareAndSwap(false, true) {
 		return
 	}
-	h.hostGrant.Cancel()
-	h.grant.Cancel()
+	h.endHost(nil)
+	for _, g := range h.grants[:h.ngrants] {
+		g.Cancel()
+	}
 	h.permit.Release()
 	h.hostPermit.Release()
 	if h.cancel != nil {

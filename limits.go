@@ -27,7 +27,7 @@ func newHostSlots(c *config) (*semaphore.Keyed, error) {
 			return int64(n)
 		}
 		return def
-	})
+	}, c.semOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: WithHostConcurrency: %w", ErrInvalidOption, err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/go-throttle/throttle/ratelimit"
+	"github.com/go-throttle/throttle/semaphore"
 )
 
 // An Option configures a Session or a Transport. Options are a closed set,
@@ -46,6 +47,13 @@ type config struct {
 	limiters    []ratelimit.Limiter
 	clock       ratelimit.Clock
 
+	// Server feedback, admission and quotas.
+	noFeedback    bool
+	maxPause      time.Duration
+	queueLimit    int
+	hasQueueLimit bool
+	semOpts       []semaphore.Option // quotas, for every concurrency limit
+
 	// Session-only settings.
 	base    http.RoundTripper
 	retry   *RetryPolicy
@@ -57,7 +65,7 @@ type config struct {
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{clock: clock.Real{}}
+	c := &config{clock: clock.Real{}, maxPause: defaultMaxPause}
 	var errs []error
 	for _, o := range opts {
 		if o == nil {

@@ -32,6 +32,8 @@ type Stats struct {
 	Waiting       int64 // callers waiting for a slot or a token now
 	BytesSent     int64 // request body bytes sent
 	BytesReceived int64 // response body bytes read
+	Throttled     int64 // 429 and 503 responses seen
+	Paused        int64 // hosts paused by their server now
 }
 
 // NewSession returns a Session with the options' limits. Invalid options

@@ -33,15 +33,17 @@ type Transport struct {
 	base  http.RoundTripper
 	clock ratelimit.Clock
 
-	hostSlots *semaphore.Keyed   // per-host concurrency; nil if none
-	hostRate  *ratelimit.Keyed   // per-host rate; nil if none
+	hostSlots *semaphore.Keyed     // per-host concurrency; nil if none
+	hostRate  *ratelimit.Keyed     // per-host rate; nil if none
 	slots     *semaphore.Throttler // session-wide concurrency; nil if none
-	rate      *ratelimit.Window  // session-wide rate; nil if none
-	pace      *ratelimit.Bucket  // pacing on top of rate; nil if none
+	rate      *ratelimit.Window    // session-wide rate; nil if none
+	pace      *ratelimit.Bucket    // pacing on top of rate; nil if none
 	extra     []ratelimit.Limiter
 	upload    *ratelimit.Bucket // all request bodies; nil if none
 	download  *ratelimit.Bucket // all response bodies; nil if none
 	timeout   time.Duration
+
+	hosts *hosts // server feedback; nil when off
 
 	stats counters
 }
@@ -54,6 +56,7 @@ type counters struct {
 	waiting       atomic.Int64
 	bytesSent     atomic.Int64
 	bytesReceived atomic.Int64
+	throttled     atomic.Int64
 }
 
 // NewTransport returns a Transport that sends attempts through base (nil
@@ -75,6 +78,9 @@ func NewTransport(base http.RoundTripper, opts ...Option) (*Transport, error) {
 
 func newTransport(c *config) (*Transport, error) {
 	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout}
+	if !c.noFeedback {
+		t.hosts = newHosts(c.clock, c.maxPause)
+	}
 	if t.base == nil {
 		t.base = defaultBase(c)
 	}
@@ -86,7 +92,7 @@ func newTransport(c *config) (*Transport, error) {
 		return nil, err
 	}
 	if c.maxConc > 0 {
-		if t.slots, err = semaphore.NewThrottler(int64(c.maxConc)); err != nil {
+		if t.slots, err = semaphore.NewThrottler(int64(c.maxConc), c.semOpts...); err != nil {
 			return nil, fmt.Errorf("%w: WithMaxConcurrency: %w", ErrInvalidOption, err)
 		}
 	}
@@ -126,6 +132,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.send()
 	resp, err := t.base.RoundTrip(out)
 	h.commit() // if the base RoundTripper did not report writing the request
+	h.endHost(resp)
 	if err != nil {
 		err = h.attemptError(err)
 		h.release()
@@ -159,15 +166,31 @@ func (t *Transport) acquire(ctx context.Context, host string) (*hold, error) {
 // acquireHost takes the host's slot, then its token, so that a host with a
 // tight limit never holds anything the other hosts share while it waits.
 func (t *Transport) acquireHost(ctx context.Context, host string, h *hold) (err error) {
+	var learned []*ratelimit.Window
+	if t.hosts != nil {
+		h.host = t.hosts.enter(host)
+		if learned, h.probe, err = t.hosts.admit(ctx, host, h.host); err != nil {
+			return err
+		}
+	}
 	if t.hostSlots != nil {
 		if h.hostPermit, err = t.hostSlots.Acquire(ctx, host, 1); err != nil {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", host, err)
 		}
 	}
 	if t.hostRate != nil {
-		if h.hostGrant, err = t.hostRate.Reserve(ctx, host, 1); err != nil {
+		g, err := t.hostRate.Reserve(ctx, host, 1)
+		if err != nil {
 			return fmt.Errorf("throttle: waiting for the rate limit of host %s: %w", host, err)
 		}
+		h.addGrant(g)
+	}
+	for _, w := range learned {
+		g, err := w.Reserve(ctx, 1)
+		if err != nil {
+			return fmt.Errorf("throttle: waiting for the rate limit host %s stated: %w", host, err)
+		}
+		h.addGrant(g)
 	}
 	return nil
 }
@@ -183,9 +206,11 @@ func (t *Transport) acquireSession(ctx context.Context, h *hold) (err error) {
 		}
 	}
 	if t.rate != nil {
-		if h.grant, err = t.rate.Reserve(ctx, 1); err != nil {
+		g, err := t.rate.Reserve(ctx, 1)
+		if err != nil {
 			return fmt.Errorf("throttle: waiting for the session rate limit: %w", err)
 		}
+		h.addGrant(g)
 	}
 	if t.pace != nil {
 		if err = t.pace.Acquire(ctx, 1); err != nil {
@@ -206,7 +231,7 @@ func (t *Transport) acquireSession(ctx context.Context, h *hold) (err error) {
 // a counted, rate-limited body.
 func (t *Transport) prepare(req *http.Request, h *hold) *http.Request {
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	pending := h.grant != nil || h.hostGrant != nil
+	pending := h.ngrants > 0
 	if t.timeout == 0 && !hasBody && !pending {
 		return req
 	}
@@ -239,7 +264,16 @@ func (t *Transport) Stats() Stats {
 		Waiting:       t.stats.waiting.Load(),
 		BytesSent:     t.stats.bytesSent.Load(),
 		BytesReceived: t.stats.bytesReceived.Load(),
+		Throttled:     t.stats.throttled.Load(),
+		Paused:        t.pausedHosts(),
 	}
+}
+
+func (t *Transport) pausedHosts() int64 {
+	if t.hosts == nil {
+		return 0
+	}
+	return t.hosts.paused()
 }
 
 // CloseIdleConnections closes the base RoundTripper's idle connections, if

@@ -1,0 +1,262 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-throttle/throttle/feedback"
+	"github.com/go-throttle/throttle/ratelimit"
+)
+
+// hosts is what servers have said about each host: pauses, remaining
+// budgets and learned quota policies. What one response says applies to
+// every caller of that host. Entries that hold nothing worth keeping are
+// dropped lazily, so memory is bounded by the hosts in recent use.
+type hosts struct {
+	clock    ratelimit.Clock
+	maxPause time.Duration
+
+	mu        sync.Mutex
+	m         map[string]*hostState
+	lastSweep time.Time
+}
+
+// hostState is one host's feedback. Its fields are guarded by hosts.mu.
+type hostState struct {
+	// refs counts callers between enter and leave: an entry in use is
+	// never dropped.
+	refs int
+	// known is set once a response from the host has been seen; until
+	// then one probe goes alone and the others wait for probeDone.
+	known     bool
+	probing   bool
+	probeDone chan struct{}
+	// pausedUntil: no attempt starts before it.
+	pausedUntil time.Time
+	// remaining attempts may start before resetAt; then the host pauses
+	// until resetAt. hasBudget is false when the server stated no count.
+	hasBudget bool
+	remaining int
+	resetAt   time.Time
+	// learned are the server's policies, as strict windows each attempt
+	// also takes a token from; policies keys them by quota and window.
+	learned  []*ratelimit.Window
+	policies []feedback.Policy
+}
+
+func newHosts(clk ratelimit.Clock, maxPause time.Duration) *hosts {
+	return &hosts{clock: clk, maxPause: maxPause, m: make(map[string]*hostState)}
+}
+
+// enter registers a caller of host and returns its state; every enter is
+// paired with one leave.
+func (hs *hosts) enter(host string) *hostState {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	st := hs.m[host]
+	if st == nil {
+		hs.sweepLocked()
+		st = &hostState{}
+		hs.m[host] = st
+	}
+	st.refs++
+	return st
+}
+
+func (hs *hosts) leave(st *hostState) {
+	hs.mu.Lock()
+	st.refs--
+	hs.mu.Unlock()
+}
+
+// sweepLocked drops entries nobody uses that hold nothing: no pause or
+// budget still running and every learned window back to full. It runs at
+// most once a second, when a new host is added, so its cost is amortised
+// over the additions.
+func (hs *hosts) sweepLocked() {
+	now := hs.clock.Now()
+	if now.Sub(hs.lastSweep) < time.Second && len(hs.m) < 1024 {
+		return
+	}
+	hs.lastSweep = now
+	for host, st := range hs.m {
+		if st.idleAt(now) {
+			delete(hs.m, host)
+		}
+	}
+}
+
+func (st *hostState) idleAt(now time.Time) bool {
+	if st.refs > 0 || st.probing || now.Before(st.pausedUntil) || (st.hasBudget && now.Before(st.resetAt)) {
+		return false
+	}
+	for _, w := range st.learned {
+		if !w.IdleAt(now) {
+			return false
+		}
+	}
+	return true
+}
+
+// admit waits until the host may be sent to: the first-contact probe has
+// answered (or this caller becomes the probe), no pause is running, and
+// the stated budget has room, which it then spends. It returns the learned
+// windows to take a token from, and whether this caller is the probe.
+func (hs *hosts) admit(ctx context.Context, host string, st *hostState) (learned []*ratelimit.Window, probe bool, err error) {
+	for {
+		hs.mu.Lock()
+		now := hs.clock.Now()
+		var wait <-chan struct{}
+		var until time.Time
+		switch {
+		case !st.known && st.probing:
+			wait = st.probeDone
+		case !st.known:
+			st.probing, st.probeDone, probe = true, make(chan struct{}), true
+		case now.Before(st.pausedUntil):
+			until = st.pausedUntil
+		case st.hasBudget && now.Before(st.resetAt) && st.remaining <= 0:
+			until = st.resetAt
+		}
+		if wait == nil && until.IsZero() {
+			if st.hasBudget && now.Before(st.resetAt) {
+				st.remaining--
+			}
+			learned = st.learned
+			hs.mu.Unlock()
+			return learned, probe, nil
+		}
+		hs.mu.Unlock()
+		if err := hs.wait(ctx, host, wait, until, now); err != nil {
+			return nil, false, err
+		}
+	}
+}
+
+// wait blocks until the probe answers, or until the pause ends. A caller
+// whose deadline falls before the pause ends fails at once.
+func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, until, now time.Time) error {
+	var timer <-chan time.Time
+	if probe == nil {
+		if d, ok := ctx.Deadline(); ok && d.Before(until) {
+			return fmt.Errorf("throttle: host %s is paused for %v, past the context deadline: %w",
+				host, until.Sub(now).Round(time.Millisecond), hostPausedDeadline)
+		}
+		c, stop := hs.clock.NewTimer(until.Sub(now))
+		defer stop()
+		timer = c
+	}
+	select {
+	case <-probe:
+	case <-timer:
+	case <-ctx.Done():
+		return fmt.Errorf("throttle: waiting for host %s: %w", host, context.Cause(ctx))
+	}
+	return nil
+}
+
+// endProbe ends this caller's first contact. With headers seen the host
+// is known; without (the attempt failed) the next waiter probes instead.
+func (hs *hosts) endProbe(st *hostState, seen bool) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if !st.probing {
+		return
+	}
+	st.known = seen
+	st.probing = false
+	close(st.probeDone)
+}
+
+// observe applies what a response says about its host.
+func (hs *hosts) observe(st *hostState, h http.Header, status int) (throttled bool) {
+	now := hs.clock.Now()
+	sig := feedback.Parse(h, status, now)
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	st.known = true
+	if !sig.Until.IsZero() {
+		st.pausedUntil = laterOf(st.pausedUntil, capAt(sig.Until, now.Add(hs.maxPause)))
+	}
+	if sig.HasRemaining && !sig.ResetAt.IsZero() {
+		st.hasBudget, st.remaining, st.resetAt = true, sig.Remaining, capAt(sig.ResetAt, now.Add(hs.maxPause))
+	}
+	if sig.NPolicies > 0 {
+		hs.learnLocked(st, sig.Policies[:sig.NPolicies])
+	}
+	return sig.Throttled
+}
+
+// learnLocked adopts the server's policies as windows on the host. They
+// are taken on top of any limit the user set, so what a server says can
+// only tighten a user's limit, never loosen it. Windows of a policy seen
+// before are kept, with their history.
+func (hs *hosts) learnLocked(st *hostState, ps []feedback.Policy) {
+	if samePolicies(st.policies, ps) {
+		return
+	}
+	learned := make([]*ratelimit.Window, 0, len(ps))
+	for _, p := range ps {
+		if w := st.windowFor(p); w != nil {
+			learned = append(learned, w)
+			continue
+		}
+		w, err := ratelimit.NewWindow(p.Quota, min(p.Window, feedback.MaxDelay), ratelimit.WithClock(hs.clock))
+		if err == nil {
+			learned = append(learned, w)
+		}
+	}
+	st.learned, st.policies = learned, append([]feedback.Policy(nil), ps...)
+}
+
+func (st *hostState) windowFor(p feedback.Policy) *ratelimit.Window {
+	for i, old := range st.policies {
+		if old.Quota == p.Quota && old.Window == p.Window && i < len(st.learned) {
+			return st.learned[i]
+		}
+	}
+	return nil
+}
+
+func samePolicies(a, b []feedback.Policy) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Quota != b[i].Quota || a[i].Window != b[i].Window {
+			return false
+		}
+	}
+	return true
+}
+
+// paused counts the hosts paused now.
+func (hs *hosts) paused() int64 {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	now := hs.clock.Now()
+	var n int64
+	for _, st := range hs.m {
+		if now.Before(st.pausedUntil) || (st.hasBudget && st.remaining <= 0 && now.Before(st.resetAt)) {
+			n++
+		}
+	}
+	return n
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func capAt(t, limit time.Time) time.Time {
+	if t.After(limit) {
+		return limit
+	}
+	return t
+}

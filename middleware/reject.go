@@ -1,0 +1,103 @@
+package middleware
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-throttle/throttle/semaphore"
+)
+
+// Reason says why a request was rejected. Its String is the value of the
+// X-Throttled-Reason header of the 429 response.
+type Reason uint8
+
+// The reasons. Reason(0) is not a rejection and never appears.
+const (
+	// ReasonQueueFull: the request had to wait for capacity while the
+	// queue limit (WithQueueLimit) was reached.
+	ReasonQueueFull Reason = iota + 1
+	// ReasonConsumerQuota: there was capacity, but the consumer already
+	// held its share (WithConsumerShare).
+	ReasonConsumerQuota
+	// ReasonPriorityQuota: there was capacity, but the request's priority
+	// and those below it already held their share (WithPriorityShare).
+	ReasonPriorityQuota
+	// ReasonRate: the consumer's rate window was full (WithRateLimit).
+	ReasonRate
+
+	numReasons = iota + 1
+)
+
+// reasonText is each Reason's String and header value.
+var reasonText = [numReasons]string{
+	ReasonQueueFull:     "queue full",
+	ReasonConsumerQuota: "consumer quota",
+	ReasonPriorityQuota: "priority quota",
+	ReasonRate:          "rate",
+}
+
+// String returns "queue full", "consumer quota", "priority quota" or
+// "rate", and "reason(N)" for any other value.
+func (r Reason) String() string {
+	if r > 0 && int(r) < len(reasonText) {
+		return reasonText[r]
+	}
+	return "reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// StatusClientClosedRequest is the status recorded for a request whose
+// client went away while it waited for capacity (nginx's 499). The client
+// is gone, so nobody reads it; it is written so that logging middleware
+// does not see net/http's implicit 200.
+const StatusClientClosedRequest = 499
+
+// reject writes the 429 for reason, with Retry-After set to wait in whole
+// seconds (at least 1), and counts it. Headers already set (the RateLimit
+// fields) are kept.
+func (t *Throttler) reject(w http.ResponseWriter, reason Reason, wait time.Duration) {
+	t.rejected[reason].Add(1)
+	h := w.Header()
+	h[headerRetryAfter] = []string{strconv.FormatInt(ceilSeconds(wait), 10)}
+	h[headerReason] = []string{reason.String()}
+	http.Error(w, "429 too many requests: "+reason.String(), http.StatusTooManyRequests)
+}
+
+// shareCount mirrors one WithPriorityShare: how many admitted requests of
+// priority prio or lower are in the handler, against max. semaphore.ErrQuota
+// does not say which quota refused a request, so quotaReason uses these to
+// tell a priority quota from a consumer quota.
+type shareCount struct {
+	prio semaphore.Priority
+	max  int64
+	held atomic.Int64
+}
+
+// quotaReason returns the reason for a request of consumer and priority
+// prio that the semaphore refused with ErrQuota: a consumer quota if only
+// that can apply, a priority quota if only that can; with both, a priority
+// quota if a share binding prio is full and a consumer quota otherwise.
+// That last answer is best effort while requests come and go, since the
+// counts are read after the semaphore decided.
+func (t *Throttler) quotaReason(consumer string, prio semaphore.Priority) Reason {
+	if t.consumerShare && consumer != "" {
+		for i := range t.shares {
+			if s := &t.shares[i]; prio <= s.prio && s.held.Load() >= s.max {
+				return ReasonPriorityQuota
+			}
+		}
+		return ReasonConsumerQuota
+	}
+	return ReasonPriorityQuota
+}
+
+// addShares counts d requests of priority prio in or out of the shares that
+// bind it.
+func (t *Throttler) addShares(prio semaphore.Priority, d int64) {
+	for i := range t.shares {
+		if s := &t.shares[i]; prio <= s.prio {
+			s.held.Add(d)
+		}
+	}
+}

@@ -1,0 +1,219 @@
+package ratelimit
+
+import (
+	"container/list"
+	"context"
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// A Bucket is a token bucket with aiolimiter's semantics: it holds up to
+// burst units (n by default), is refilled continuously at n units per per,
+// and starts full. Acquiring n units at once after an idle period is
+// allowed; over any long stretch the rate is n/per. Unlike a Window it can
+// grant up to burst+n units in a window of length per; use a Window where
+// that matters.
+//
+// The tokens live in a golang.org/x/time/rate.Limiter, used with care:
+// every call passes the time read from the Bucket's Clock, under the
+// Bucket's mutex, so the limiter never sees time step backwards
+// (golang/go#71360), and the Bucket does its own waiting, so n up to the
+// burst works for Acquire (WaitN's golang/go#16854 does not arise) and
+// every error can be matched with errors.Is (golang/go#54541).
+//
+// Waiters are served first in, first out, from the Bucket's own queue
+// rather than with x/time/rate reservations: a waiter takes its tokens only
+// when it is served, so a cancelled wait gives back everything in any order
+// (x/time/rate's Reservation.Cancel can restore only the tokens no later
+// reservation depends on). A Bucket starts no goroutine.
+//
+// A Bucket is safe for concurrent use. The zero value is not usable; call
+// NewBucket.
+type Bucket struct {
+	q     fifo // the waiters; q.mu guards every field below and lim's calls
+	lim   *rate.Limiter
+	n     int
+	per   time.Duration
+	burst int
+
+	last    time.Time // latest time passed to lim
+	pending int       // units of grants not yet committed or cancelled
+}
+
+// NewBucket returns a Bucket granting n units per per, with a burst of n
+// unless WithBurst says otherwise. n and per must be positive; anything
+// wrong, options included, is reported in one error wrapping ErrInvalid.
+func NewBucket(n int, per time.Duration, opts ...Option) (*Bucket, error) {
+	cfg, err := buildConfig(opts)
+	if n <= 0 {
+		err = joinErr(err, invalidf(callOp("NewBucket", n), "n must be positive"))
+	}
+	if per <= 0 {
+		err = joinErr(err, invalidf("NewBucket(per="+per.String()+")", "per must be positive"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	burst := n
+	if cfg.burstSet {
+		burst = cfg.burst
+	}
+	b := &Bucket{
+		q:     fifo{clock: cfg.clock},
+		n:     n,
+		per:   per,
+		burst: burst,
+		last:  cfg.clock.Now(),
+	}
+	b.lim = rate.NewLimiter(rate.Limit(float64(n)/per.Seconds()), burst)
+	b.lim.SetBurstAt(b.last, burst) // start full, at our clock's time
+	return b, nil
+}
+
+// Limit reports the Bucket's n and per (its rate is n/per).
+func (b *Bucket) Limit() (n int, per time.Duration) { return b.n, b.per }
+
+// MaxAcquire reports the largest n Acquire can ever grant: the burst.
+func (b *Bucket) MaxAcquire() int { return b.burst }
+
+// Acquire blocks until n tokens are taken or ctx ends. Waiters are served
+// in arrival order. It fails at once, without waiting, if n is not positive
+// (ErrInvalid), exceeds the burst (ErrExceedsLimit), ctx is already done,
+// or ctx's deadline comes before the tokens could be refilled (an error
+// wrapping context.DeadlineExceeded). When ctx ends during the wait it
+// returns an error wrapping ctx.Err() and takes nothing.
+func (b *Bucket) Acquire(ctx context.Context, n int) error {
+	return b.acquire(ctx, "Bucket.Acquire", n, false)
+}
+
+// Reserve is Acquire returning a Grant. The tokens are spent when granted,
+// so Commit only marks the grant used; Cancel puts the tokens back in the
+// bucket (up to the burst) and wakes the next waiter. Until one of them is
+// called the Bucket does not report IdleAt.
+func (b *Bucket) Reserve(ctx context.Context, n int) (*Grant, error) {
+	if err := b.acquire(ctx, "Bucket.Reserve", n, true); err != nil {
+		return nil, err
+	}
+	return newGrant(b, n), nil
+}
+
+// acquire is the body of Acquire and Reserve.
+func (b *Bucket) acquire(ctx context.Context, call string, n int, hold bool) error {
+	if err := checkN(call, n, b.burst); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return ctxError(call, n, err)
+	}
+	b.q.mu.Lock()
+	if b.q.waiters.Len() == 0 && b.tryTake(n, hold) {
+		b.q.mu.Unlock()
+		return nil
+	}
+	return b.q.wait(ctx, b, call, n, hold)
+}
+
+// TryAcquire takes n tokens if it can do so at once, and reports whether
+// it did. It fails while anyone is waiting, so it never overtakes a queued
+// caller, and for any n that Acquire would reject.
+func (b *Bucket) TryAcquire(n int) bool {
+	if n <= 0 || n > b.burst {
+		return false
+	}
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return b.q.waiters.Len() == 0 && b.tryTake(n, false)
+}
+
+// HasCapacity reports whether TryAcquire(n) would succeed now, without
+// taking anything.
+func (b *Bucket) HasCapacity(n int) bool {
+	if n <= 0 || n > b.burst {
+		return false
+	}
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return b.q.waiters.Len() == 0 && b.lim.TokensAt(b.now()) >= float64(n)
+}
+
+// IdleAt reports whether the Bucket is indistinguishable from a new one at
+// now: full, with no waiter and no pending grant. Keyed uses it to drop
+// idle entries.
+func (b *Bucket) IdleAt(now time.Time) bool {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	if b.q.waiters.Len() > 0 || b.pending > 0 || now.Before(b.last) {
+		return false
+	}
+	return b.lim.TokensAt(now) >= float64(b.burst)
+}
+
+// now returns the clock's time, never earlier than a time already passed
+// to lim. Called with q.mu held.
+func (b *Bucket) now() time.Time {
+	t := b.q.clock.Now()
+	if t.Before(b.last) {
+		return b.last
+	}
+	b.last = t
+	return t
+}
+
+// tryTake implements engine.
+func (b *Bucket) tryTake(k int, hold bool) bool {
+	if !b.lim.AllowN(b.now(), k) {
+		return false
+	}
+	if hold {
+		b.pending += k
+	}
+	return true
+}
+
+// waitFor implements engine: how long the refill takes to bring the bucket
+// to need tokens.
+func (b *Bucket) waitFor(need int) (time.Duration, bool) {
+	missing := float64(need) - b.lim.TokensAt(b.now())
+	if missing <= 0 {
+		return 0, true
+	}
+	// Round up, so the timer does not fire a nanosecond short of the
+	// tokens; the queue looks again anyway if it does.
+	secs := missing * b.per.Seconds() / float64(b.n)
+	return time.Duration(math.Ceil(secs * 1e9)), true
+}
+
+// estimate implements engine: the refill time for the tokens of everyone
+// ahead of elem and k more (waiters take nothing until served, and the
+// bucket refills at n/per whatever its burst).
+func (b *Bucket) estimate(elem *list.Element, k int) time.Duration {
+	need := k
+	for e := b.q.waiters.Front(); e != nil && e != elem; e = e.Next() {
+		need += e.Value.(*waiter).n
+	}
+	d, _ := b.waitFor(need)
+	return d
+}
+
+// commitGrant marks n pending units used: the tokens were spent when they
+// were granted.
+func (b *Bucket) commitGrant(n int) {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	b.pending -= n
+}
+
+// cancelGrant puts n tokens back, capped at the burst, and wakes the front
+// waiter. x/time/rate has no call for returning spent tokens;
+// AllowN(t, -n) adds n to the bucket (its next look at the tokens caps them
+// at the burst). TestBucketCancelGivesBack pins that behaviour of the
+// pinned x/time version.
+func (b *Bucket) cancelGrant(n int) {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	b.pending -= n
+	b.lim.AllowN(b.now(), -n)
+	b.q.wakeFront()
+}

@@ -1,0 +1,94 @@
+package ratelimit
+
+import (
+	"errors"
+	"time"
+)
+
+// Clock is the time source a limiter reads and waits on. It makes timers
+// rather than sleeping, so that every wait is a select that also watches
+// ctx.Done(). It has the same method set as throttle's internal clock.Clock,
+// whose fake fires its timers as a test advances it.
+type Clock interface {
+	// Now reports the current time.
+	Now() time.Time
+	// NewTimer returns a channel that receives once d has passed, and a
+	// function that stops the timer, reporting whether it stopped it
+	// before it fired.
+	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
+}
+
+// realClock is the default Clock: the wall clock, with its monotonic reading.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
+}
+
+// Option configures NewWindow, NewBucket or NewKeyed. The set is closed:
+// only the With... functions of this package make Options. An Option that
+// does not apply to a constructor is an error there, not silently ignored.
+type Option interface {
+	apply(*config) error
+}
+
+// config is what the options set; buildConfig fills in the defaults.
+type config struct {
+	clock    Clock
+	burst    int
+	burstSet bool
+}
+
+// optionFunc adapts a function to Option.
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// WithClock makes the limiter read and wait on c instead of the wall clock.
+// Tests pass a fake clock so that they are deterministic. A nil c is an
+// error wrapping ErrInvalid. Left out, the limiter uses the wall clock.
+func WithClock(c Clock) Option {
+	return optionFunc(func(cfg *config) error {
+		if c == nil {
+			return invalidf("WithClock(nil)", "clock must not be nil")
+		}
+		cfg.clock = c
+		return nil
+	})
+}
+
+// WithBurst sets a Bucket's size: how many units it can grant at once after
+// being idle, and so its MaxAcquire. Left out, the burst is the n given to
+// NewBucket (aiolimiter's semantics: max_rate units per time_period, all at
+// once if idle). WithBurst(1) spaces grants evenly, per/n apart. A burst
+// below 1 is an error wrapping ErrInvalid, and so is passing WithBurst to
+// NewWindow or NewKeyed, whose capacity is fixed by their own arguments.
+func WithBurst(n int) Option {
+	return optionFunc(func(cfg *config) error {
+		if n <= 0 {
+			return invalidf(callOp("WithBurst", n), "burst must be positive")
+		}
+		cfg.burst, cfg.burstSet = n, true
+		return nil
+	})
+}
+
+// buildConfig applies opts over the defaults and reports every bad option
+// at once (errors.Is still sees ErrInvalid through errors.Join).
+func buildConfig(opts []Option) (config, error) {
+	cfg := config{clock: realClock{}}
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			errs = append(errs, invalidf("Option(nil)", "option must not be nil"))
+			continue
+		}
+		if err := o.apply(&cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return cfg, errors.Join(errs...)
+}

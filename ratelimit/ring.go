@@ -1,0 +1,100 @@
+package ratelimit
+
+// entry is one stamped grant in a Window: units counted from at, an offset
+// in nanoseconds from the Window's base time.
+type entry struct {
+	at    int64
+	units int
+}
+
+// ring is a FIFO of entries in nondecreasing order of at, held in a
+// circular buffer. It starts small and doubles up to max entries, which a
+// Window never exceeds: every live entry holds at least one unit and the
+// live units sum to at most n. Once grown it never allocates again, so the
+// steady state of a Window allocates nothing.
+type ring struct {
+	buf  []entry
+	head int // index of the oldest entry
+	size int // number of entries
+	max  int // capacity limit
+}
+
+// initialRing is the capacity a ring starts with (or max, if smaller):
+// enough for the common quotas without growing, small enough that a Keyed
+// table of thousands of Windows with large n stays cheap.
+const initialRing = 64
+
+func newRing(max int) ring {
+	return ring{buf: make([]entry, min(max, initialRing)), max: max}
+}
+
+// The accessors below do the wrap-around by subtraction rather than
+// modulo: the capacity need not be a power of two (it stops at max), and a
+// compare is cheaper than a division on the hot path.
+
+// oldest returns the oldest entry; the ring must not be empty.
+func (r *ring) oldest() entry { return r.buf[r.head] }
+
+// at returns the i-th oldest entry.
+func (r *ring) at(i int) entry {
+	i += r.head
+	if i >= len(r.buf) {
+		i -= len(r.buf)
+	}
+	return r.buf[i]
+}
+
+// newest returns a pointer to the newest entry; the ring must not be empty.
+func (r *ring) newest() *entry {
+	i := r.head + r.size - 1
+	if i >= len(r.buf) {
+		i -= len(r.buf)
+	}
+	return &r.buf[i]
+}
+
+// pop drops the oldest entry.
+func (r *ring) pop() {
+	r.head++
+	if r.head == len(r.buf) {
+		r.head = 0
+	}
+	r.size--
+}
+
+// push appends e, which must not be older than the newest entry. An entry
+// stamped at the same instant as the newest is merged into it.
+func (r *ring) push(e entry) {
+	// Merging keeps bursts at one instant (and a fake clock's tests) to
+	// one entry; the sum of units, not the number of entries, is what the
+	// Window limits.
+	if r.size > 0 {
+		if last := r.newest(); last.at == e.at {
+			last.units += e.units
+			return
+		}
+	}
+	if r.size == len(r.buf) {
+		r.grow()
+	}
+	i := r.head + r.size
+	if i >= len(r.buf) {
+		i -= len(r.buf)
+	}
+	r.buf[i] = e
+	r.size++
+}
+
+// grow doubles the buffer, up to max, keeping the order. Pushing into a
+// full ring of max entries would break the Window's invariant, so it
+// panics: that is a bug in this package, not a misuse.
+func (r *ring) grow() {
+	if len(r.buf) >= r.max {
+		panic("ratelimit: window ring overflow")
+	}
+	buf := make([]entry, min(2*len(r.buf), r.max))
+	for i := 0; i < r.size; i++ {
+		buf[i] = r.at(i)
+	}
+	r.buf, r.head = buf, 0
+}

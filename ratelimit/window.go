@@ -1,0 +1,282 @@
+package ratelimit
+
+import (
+	"container/list"
+	"context"
+	"time"
+)
+
+// A Window grants at most n units in any window of time of length per,
+// wherever that window is placed: a strict sliding window, as quota servers
+// enforce, where a token bucket would allow up to twice its burst across a
+// window boundary. Use it when overshooting a published quota is an error.
+//
+// It keeps a ring of recent grants (their time and units), so it forgets a
+// grant exactly per after it was stamped; the ring holds at most n entries
+// and does not allocate once grown. Its state is computed from its Clock
+// when someone asks; it starts no goroutine.
+//
+// Units taken with Reserve are pending: they occupy capacity from the
+// moment they are granted, and never expire, until Grant.Commit stamps them
+// with the real time of use (so the window is counted from the send, not
+// the grant) or Grant.Cancel gives them back. Waiters blocked behind pending
+// units are woken by the Commit or Cancel; nothing polls.
+//
+// Waiters are served first in, first out. A cancelled wait returns an error
+// wrapping ctx.Err() and leaves the Window as if it had never been called.
+// Times are kept as monotonic offsets from the Window's creation, and a
+// clock that steps backwards is treated as standing still, so the promise
+// holds whatever the wall clock does.
+//
+// A Window is safe for concurrent use. The zero value is not usable; call
+// NewWindow.
+type Window struct {
+	q    fifo      // the waiters; q.mu guards every field below
+	n    int       // units per window
+	per  int64     // window length, in nanoseconds
+	base time.Time // offsets are measured from here
+
+	last    int64 // latest offset seen: time never runs backwards here
+	recent  ring  // stamped grants not yet known to have expired
+	used    int   // sum of recent's units
+	pending int   // units of grants not yet committed or cancelled
+
+	onStamp func(at int64, units int) // test hook (export_test.go), nil otherwise
+}
+
+// NewWindow returns a Window granting at most n units in any window of
+// length per. n and per must be positive. The only option that applies is
+// WithClock; anything wrong is reported in one error wrapping ErrInvalid.
+func NewWindow(n int, per time.Duration, opts ...Option) (*Window, error) {
+	cfg, err := buildConfig(opts)
+	if n <= 0 {
+		err = joinErr(err, invalidf(callOp("NewWindow", n), "n must be positive"))
+	}
+	if per <= 0 {
+		err = joinErr(err, invalidf("NewWindow(per="+per.String()+")", "per must be positive"))
+	}
+	if cfg.burstSet {
+		err = joinErr(err, invalidf(callOp("NewWindow(WithBurst", cfg.burst)+")", "WithBurst applies to NewBucket only"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Window{
+		q:      fifo{clock: cfg.clock},
+		n:      n,
+		per:    int64(per),
+		base:   cfg.clock.Now(),
+		recent: newRing(n),
+	}, nil
+}
+
+// Limit reports the Window's n and per.
+func (w *Window) Limit() (n int, per time.Duration) { return w.n, time.Duration(w.per) }
+
+// MaxAcquire reports the largest n Acquire can ever grant: the Window's n.
+func (w *Window) MaxAcquire() int { return w.n }
+
+// Acquire blocks until n units are granted, counting from now, or ctx ends.
+// Waiters are served in arrival order. It fails at once, without waiting,
+// if n is not positive (ErrInvalid), exceeds MaxAcquire (ErrExceedsLimit),
+// ctx is already done, or ctx's deadline comes before the units could be
+// granted (an error wrapping context.DeadlineExceeded). When ctx ends during
+// the wait it returns an error wrapping ctx.Err() and the Window is left
+// as if Acquire had never been called.
+func (w *Window) Acquire(ctx context.Context, n int) error {
+	return w.acquire(ctx, "Window.Acquire", n, false)
+}
+
+// Reserve is Acquire, but the units are held pending, occupying capacity
+// without expiring, until the returned Grant is committed (they then count
+// from the Commit) or cancelled (they are given back). The caller must do
+// one or the other, or the capacity is lost for good.
+func (w *Window) Reserve(ctx context.Context, n int) (*Grant, error) {
+	if err := w.acquire(ctx, "Window.Reserve", n, true); err != nil {
+		return nil, err
+	}
+	return newGrant(w, n), nil
+}
+
+// acquire is the body of Acquire and Reserve: a fast path when no one is
+// queued and the units fit, else the FIFO wait.
+func (w *Window) acquire(ctx context.Context, call string, n int, hold bool) error {
+	if err := checkN(call, n, w.n); err != nil {
+		return err
+	}
+	// A done context fails even if the units are free: the cancellation
+	// happened before the call, as in x/sync/semaphore.
+	if err := ctx.Err(); err != nil {
+		return ctxError(call, n, err)
+	}
+	w.q.mu.Lock()
+	if w.q.waiters.Len() == 0 && w.tryTake(n, hold) {
+		w.q.mu.Unlock()
+		return nil
+	}
+	return w.q.wait(ctx, w, call, n, hold)
+}
+
+// TryAcquire takes n units if it can do so at once, and reports whether it
+// did. It fails while anyone is waiting, so it never overtakes a queued
+// caller, and for any n that Acquire would reject.
+func (w *Window) TryAcquire(n int) bool {
+	if n <= 0 || n > w.n {
+		return false
+	}
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	return w.q.waiters.Len() == 0 && w.tryTake(n, false)
+}
+
+// HasCapacity reports whether TryAcquire(n) would succeed now, without
+// taking anything.
+func (w *Window) HasCapacity(n int) bool {
+	if n <= 0 || n > w.n {
+		return false
+	}
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	w.expire(w.now())
+	return w.q.waiters.Len() == 0 && w.used+w.pending+n <= w.n
+}
+
+// IdleAt reports whether the Window is indistinguishable from a new one at
+// now: every grant has expired, none is pending and no one waits. Keyed
+// uses it to drop idle entries.
+func (w *Window) IdleAt(now time.Time) bool {
+	off := int64(now.Sub(w.base))
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	if w.q.waiters.Len() > 0 || w.pending > 0 {
+		return false
+	}
+	return w.recent.size == 0 || w.recent.newest().at+w.per <= off
+}
+
+// now returns the clock's time as an offset from base, never earlier than
+// one already seen. Called with q.mu held.
+func (w *Window) now() int64 {
+	off := int64(w.q.clock.Now().Sub(w.base))
+	if off < w.last {
+		return w.last // the clock stepped back: stand still instead
+	}
+	w.last = off
+	return off
+}
+
+// expire forgets the grants that no longer count at now: a grant stamped
+// at t counts in windows [s, s+per) that contain t, so it stops counting
+// at t+per. Called with q.mu held.
+func (w *Window) expire(now int64) {
+	for w.recent.size > 0 {
+		e := w.recent.oldest()
+		if e.at+w.per > now {
+			return
+		}
+		w.used -= e.units
+		w.recent.pop()
+	}
+}
+
+// tryTake implements engine. The invariant used+pending <= n holds at every
+// instant, so every window of length per ending at a stamp holds at most n
+// units: see commitGrant for why stamping later keeps it.
+func (w *Window) tryTake(k int, hold bool) bool {
+	now := w.now()
+	w.expire(now)
+	if w.used+w.pending+k > w.n {
+		return false
+	}
+	if hold {
+		w.pending += k
+		return true
+	}
+	w.stamp(now, k)
+	return true
+}
+
+// stamp counts k units from now. Called with q.mu held.
+func (w *Window) stamp(now int64, k int) {
+	w.recent.push(entry{at: now, units: k})
+	w.used += k
+	if w.onStamp != nil {
+		w.onStamp(now, k)
+	}
+}
+
+// waitFor implements engine: the time until enough of the oldest grants
+// expire for need more units (on top of the pending ones) to fit. Pending
+// units never expire, so if they and need exceed n only a Commit or Cancel
+// can help.
+func (w *Window) waitFor(need int) (time.Duration, bool) {
+	need += w.pending
+	if need > w.n {
+		return 0, false
+	}
+	now := w.now()
+	w.expire(now)
+	excess := w.used + need - w.n
+	for i := 0; excess > 0 && i < w.recent.size; i++ {
+		e := w.recent.at(i)
+		if excess -= e.units; excess <= 0 {
+			return time.Duration(e.at + w.per - now), true
+		}
+	}
+	return 0, true
+}
+
+// estimate implements engine by playing the queue forward: the live
+// grants, the pending units stamped now, then each waiter ahead of elem and
+// finally k, each served at the earliest time its units fit.
+func (w *Window) estimate(elem *list.Element, k int) time.Duration {
+	now := w.now()
+	w.expire(now)
+	sim := make([]entry, 0, w.recent.size+w.q.waiters.Len()+2)
+	for i := range w.recent.size {
+		sim = append(sim, w.recent.at(i))
+	}
+	if w.pending > 0 {
+		sim = append(sim, entry{at: now, units: w.pending})
+	}
+	used, t, oldest := w.used+w.pending, now, 0
+	serve := func(k int) {
+		for used+k > w.n { // k <= n, so this ends
+			e := sim[oldest]
+			oldest++
+			used -= e.units
+			t = max(t, e.at+w.per)
+		}
+		sim = append(sim, entry{at: t, units: k})
+		used += k
+	}
+	for e := w.q.waiters.Front(); e != nil && e != elem; e = e.Next() {
+		serve(e.Value.(*waiter).n)
+	}
+	serve(k)
+	return time.Duration(t - now)
+}
+
+// commitGrant stamps n pending units at now. The stamp is never earlier
+// than the grant (time does not run backwards here), and the units occupied
+// capacity since the grant, so moving them from pending to a stamp keeps
+// used+pending <= n, and they count for a full per from the stamp.
+func (w *Window) commitGrant(n int) {
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	now := w.now()
+	w.expire(now)
+	w.pending -= n
+	w.stamp(now, n)
+	// The units now expire at now+per, where as pending they never would:
+	// the front waiter may be able to set a timer, or an earlier one.
+	w.q.wakeFront()
+}
+
+// cancelGrant gives n pending units back and wakes the front waiter.
+func (w *Window) cancelGrant(n int) {
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	w.pending -= n
+	w.q.wakeFront()
+}
