@@ -9,9 +9,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
+	"github.com/go-throttle/throttle/feedback"
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 )
 
@@ -165,30 +165,9 @@ func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
 		return 0, false
 	}
-	return parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	until, ok := feedback.ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+	return until.Sub(now), ok
 }
-
-// parseRetryAfter reads delta seconds, decimal seconds ("2.0", which
-// go-retryablehttp ignores) or an HTTP date. Negative, malformed and past
-// values are ignored.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs < 0 || secs > maxRetryAfterSeconds || secs != secs {
-			return 0, false
-		}
-		return time.Duration(secs * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now), true
-	}
-	return 0, false
-}
-
-// maxRetryAfterSeconds keeps the conversion to a Duration from overflowing.
-const maxRetryAfterSeconds = 100 * 365 * 24 * 3600
 
 // retryLayer runs one request (one redirect hop) through go-retryablehttp.
 type retryLayer struct {

@@ -20,6 +20,7 @@ type hold struct {
 	// admission and its response headers; probe says it is the host's
 	// first contact.
 	host       *hostState
+	admitted   bool // the host's feedback admitted it (see hosts.admit)
 	probe      bool
 	hostPermit semaphore.KeyedPermit
 	permit     semaphore.Permit
@@ -77,7 +78,7 @@ func (h *hold) endHost(resp *http.Response) {
 	if h.probe {
 		hs.endProbe(st, resp != nil)
 	}
-	hs.leave(st)
+	hs.leave(st, h.admitted)
 }
 
 // release gives back the slots and any grant not yet committed, and ends

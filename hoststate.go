@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/feedback"
+	"github.com/go-throttle/throttle/internal/admit"
 	"github.com/go-throttle/throttle/ratelimit"
 )
 
@@ -34,6 +35,9 @@ type hostState struct {
 	known     bool
 	probing   bool
 	probeDone chan struct{}
+	// inflight counts attempts admitted whose response headers have not
+	// arrived: a policy learned now must count them, since the server does.
+	inflight int
 	// pausedUntil: no attempt starts before it.
 	pausedUntil time.Time
 	// remaining attempts may start before resetAt; then the host pauses
@@ -66,9 +70,12 @@ func (hs *hosts) enter(host string) *hostState {
 	return st
 }
 
-func (hs *hosts) leave(st *hostState) {
+func (hs *hosts) leave(st *hostState, admitted bool) {
 	hs.mu.Lock()
 	st.refs--
+	if admitted {
+		st.inflight--
+	}
 	hs.mu.Unlock()
 }
 
@@ -125,6 +132,7 @@ func (hs *hosts) admit(ctx context.Context, host string, st *hostState) (learned
 			if st.hasBudget && now.Before(st.resetAt) {
 				st.remaining--
 			}
+			st.inflight++
 			learned = st.learned
 			hs.mu.Unlock()
 			return learned, probe, nil
@@ -139,6 +147,11 @@ func (hs *hosts) admit(ctx context.Context, host string, st *hostState) (learned
 // wait blocks until the probe answers, or until the pause ends. A caller
 // whose deadline falls before the pause ends fails at once.
 func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, until, now time.Time) error {
+	queue, err := admit.Enter(ctx)
+	if err != nil {
+		return fmt.Errorf("throttle: waiting for host %s: %w", host, err)
+	}
+	defer queue.Leave()
 	var timer <-chan time.Time
 	if probe == nil {
 		if d, ok := ctx.Deadline(); ok && d.Before(until) {
@@ -205,9 +218,13 @@ func (hs *hosts) learnLocked(st *hostState, ps []feedback.Policy) {
 			continue
 		}
 		w, err := ratelimit.NewWindow(p.Quota, min(p.Window, feedback.MaxDelay), ratelimit.WithClock(hs.clock))
-		if err == nil {
-			learned = append(learned, w)
+		if err != nil {
+			continue
 		}
+		// The server has counted the attempts already sent, this one
+		// included; the new window counts them from now, to be safe.
+		w.TryAcquire(min(max(st.inflight, 1), p.Quota))
+		learned = append(learned, w)
 	}
 	st.learned, st.policies = learned, append([]feedback.Policy(nil), ps...)
 }

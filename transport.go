@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-throttle/throttle/internal/admit"
 	"github.com/go-throttle/throttle/ratelimit"
 	"github.com/go-throttle/throttle/semaphore"
 )
@@ -43,7 +44,8 @@ type Transport struct {
 	download  *ratelimit.Bucket // all response bodies; nil if none
 	timeout   time.Duration
 
-	hosts *hosts // server feedback; nil when off
+	hosts *hosts       // server feedback; nil when off
+	queue *admit.Queue // WithQueueLimit, shared by every wait; nil if none
 
 	stats counters
 }
@@ -80,6 +82,9 @@ func newTransport(c *config) (*Transport, error) {
 	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout}
 	if !c.noFeedback {
 		t.hosts = newHosts(c.clock, c.maxPause)
+	}
+	if c.hasQueueLimit {
+		t.queue = admit.NewQueue(c.queueLimit)
 	}
 	if t.base == nil {
 		t.base = defaultBase(c)
@@ -152,6 +157,11 @@ func (t *Transport) acquire(ctx context.Context, host string) (*hold, error) {
 	h := &hold{t: t}
 	t.stats.waiting.Add(1)
 	defer t.stats.waiting.Add(-1)
+	if t.queue != nil {
+		// Every limiter below counts the caller against the queue limit
+		// only if it really has to wait.
+		ctx = admit.WithQueue(ctx, t.queue)
+	}
 	if err := t.acquireHost(ctx, host, h); err != nil {
 		h.release()
 		return nil, err
@@ -172,6 +182,7 @@ func (t *Transport) acquireHost(ctx context.Context, host string, h *hold) (err 
 		if learned, h.probe, err = t.hosts.admit(ctx, host, h.host); err != nil {
 			return err
 		}
+		h.admitted = true
 	}
 	if t.hostSlots != nil {
 		if h.hostPermit, err = t.hostSlots.Acquire(ctx, host, 1); err != nil {

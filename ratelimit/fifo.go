@@ -5,6 +5,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/go-throttle/throttle/internal/admit"
 )
 
 // engine is the capacity model of a limiter (Window or Bucket), as the FIFO
@@ -29,7 +31,8 @@ type engine interface {
 
 // waiter is one caller queued in a fifo.
 type waiter struct {
-	n int
+	n    int
+	prio int // higher is served first; FIFO within a priority
 	// wake receives a token whenever the waiter should look again: it has
 	// become the front of the queue, or a Grant was committed or
 	// cancelled. It is buffered so that waking never blocks and a wake
@@ -57,6 +60,22 @@ func (q *fifo) wakeFront() {
 		default: // a wake is already due
 		}
 	}
+}
+
+// push queues w behind every waiter of its priority or higher, so that
+// higher priorities go first and each priority is FIFO. A waiter that
+// becomes the front this way simply takes its turn; the one it displaced
+// goes back to sleep on its wake channel when its timer fires. Called
+// with mu held.
+func (q *fifo) push(w *waiter) *list.Element {
+	e := q.waiters.Back()
+	for e != nil && e.Value.(*waiter).prio < w.prio {
+		e = e.Prev()
+	}
+	if e == nil {
+		return q.waiters.PushFront(w)
+	}
+	return q.waiters.InsertAfter(w, e)
 }
 
 // leave removes elem from the queue; if it was the front, the new front
@@ -96,8 +115,14 @@ func (q *fifo) wait(ctx context.Context, e engine, call string, k int, hold bool
 		q.mu.Unlock()
 		return deadlineError(call, k, d)
 	}
-	w := &waiter{n: k, wake: make(chan struct{}, 1)}
-	elem := q.waiters.PushBack(w)
+	shared, err := admit.Enter(ctx)
+	if err != nil {
+		q.mu.Unlock()
+		return ctxError(call, k, err)
+	}
+	defer shared.Leave()
+	w := &waiter{n: k, prio: admit.Priority(ctx), wake: make(chan struct{}, 1)}
+	elem := q.push(w)
 	for {
 		var fire <-chan time.Time
 		stop := func() bool { return false }

@@ -3,6 +3,7 @@ package semaphore
 import (
 	"errors"
 	"fmt"
+	"github.com/go-throttle/throttle/internal/admit"
 )
 
 // Sentinel errors. Every error the package returns wraps one of them (or
@@ -16,7 +17,7 @@ var (
 	// ErrQueueFull reports that the caller would have had to wait while the
 	// queue limit (WithQueueLimit) was already reached. It is returned at
 	// once; nothing was taken.
-	ErrQueueFull = errors.New("semaphore: queue full")
+	ErrQueueFull = admit.ErrQueueFull
 
 	// ErrExceedsCapacity reports a request for more units than could ever be
 	// granted: more than the capacity, or more than the caller's consumer or

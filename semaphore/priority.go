@@ -3,6 +3,8 @@ package semaphore
 import (
 	"context"
 	"strconv"
+
+	"github.com/go-throttle/throttle/internal/admit"
 )
 
 // Priority orders waiters: a waiter of higher priority is served before
@@ -39,24 +41,22 @@ func (p Priority) String() string {
 	return "priority(" + strconv.Itoa(int(p)) + ")"
 }
 
-// priorityKey and consumerKey are the context keys; being unexported types,
-// they cannot collide with other packages' keys.
-type (
-	priorityKey struct{}
-	consumerKey struct{}
-)
+// consumerKey is the context key of the consumer name; being an
+// unexported type, it cannot collide with other packages' keys. The
+// priority is kept by internal/admit, so that the ratelimit package orders
+// its waiters by the same priority.
+type consumerKey struct{}
 
 // WithPriority returns a copy of ctx that carries priority p. Acquire calls
 // made with it wait at that priority.
 func WithPriority(ctx context.Context, p Priority) context.Context {
-	return context.WithValue(ctx, priorityKey{}, p)
+	return admit.WithPriority(ctx, int(p))
 }
 
 // PriorityFrom returns the priority ctx carries, or PriorityNormal if it
 // carries none.
 func PriorityFrom(ctx context.Context) Priority {
-	p, _ := ctx.Value(priorityKey{}).(Priority)
-	return p
+	return Priority(admit.Priority(ctx))
 }
 
 // WithConsumer returns a copy of ctx that names the consumer (a tenant, a

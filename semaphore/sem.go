@@ -3,6 +3,7 @@ package semaphore
 import (
 	"context"
 	"fmt"
+	"github.com/go-throttle/throttle/internal/admit"
 	"sync"
 )
 
@@ -183,6 +184,15 @@ func (s *sem) acquire(ctx context.Context, n int64, prio Priority, name string) 
 		}
 		return ErrQueueFull
 	}
+	// The queue shared with other limiters, if ctx carries one (see
+	// internal/admit): it counts only callers that really wait.
+	shared, err := admit.Enter(ctx)
+	if err != nil {
+		s.quota.tidy(c)
+		s.mu.Unlock()
+		return err
+	}
+	defer shared.Leave()
 	w := &waiter{n: n, prio: prio, c: c, ready: make(chan struct{})}
 	s.q.push(w)
 	if c != nil {

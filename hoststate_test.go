@@ -1,0 +1,289 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-throttle/throttle/internal/clock"
+	"github.com/stretchr/testify/require"
+)
+
+// getOne sends one GET and drains it, returning its status or error.
+func getOne(ctx context.Context, s *Session, url string) (int, error) {
+	resp, err := s.Get(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	drain(resp)
+	return resp.StatusCode, nil
+}
+
+// What the server says about a host applies to every caller of it: one
+// 429 with Retry-After: 2 makes every later caller wait 2 s.
+func TestRetryAfterPausesWholeHost(t *testing.T) {
+	fake := clock.NewFake(t0)
+	var calls atomic.Int64
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	s := newTestSession(t, WithClock(fake))
+	status, err := getOne(context.Background(), s, rec.URL)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusTooManyRequests, status)
+	require.EqualValues(t, 1, s.Stats().Throttled)
+	require.EqualValues(t, 1, s.Stats().Paused)
+
+	wait := getAll(context.Background(), s, rec.URL, 20)
+	waitFor(t, "20 callers paused", func() bool { return s.Stats().Waiting == 20 })
+	fake.Advance(1999 * time.Millisecond)
+	require.EqualValues(t, 1, rec.count.Load(), "a caller went before the pause ended")
+	fake.Advance(time.Millisecond)
+	noErrors(t, wait())
+	require.EqualValues(t, 21, rec.count.Load())
+	require.Zero(t, s.Stats().Paused)
+}
+
+// A caller whose deadline falls before the pause ends fails at once.
+func TestPausePastDeadlineFailsAtOnce(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	s := newTestSession(t)
+	_, err := getOne(context.Background(), s, rec.URL)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = getOne(ctx, s, rec.URL)
+	require.ErrorIs(t, err, ErrHostPaused)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(start), time.Second)
+	require.EqualValues(t, 1, rec.count.Load())
+}
+
+// Every pause is capped by WithMaxPause; garbage changes nothing.
+func TestPauseCapAndGarbage(t *testing.T) {
+	cases := []struct {
+		name      string
+		header    map[string]string
+		status    int
+		wantPause time.Duration
+	}{
+		{"enormous Retry-After is capped", map[string]string{"Retry-After": strings.Repeat("9", 400)}, 429, 5 * time.Second},
+		{"huge Retry-After is capped", map[string]string{"Retry-After": "99999999"}, 503, 5 * time.Second},
+		{"garbage Retry-After", map[string]string{"Retry-After": "soon, maybe"}, 429, 0},
+		{"negative Retry-After", map[string]string{"Retry-After": "-5"}, 429, 0},
+		{"Retry-After on a 200 is not a pause", map[string]string{"Retry-After": "3"}, 200, 0},
+		{"garbage RateLimit fields", map[string]string{"RateLimit": `"x";r=;t=zz, ;;;`, "RateLimit-Policy": `"p";q=-1;w=0`}, 200, 0},
+		{"IETF r=0 pauses for t", map[string]string{"RateLimit": `"default";r=0;t=3`}, 200, 3 * time.Second},
+		{"X-RateLimit remaining 0 with delta reset", map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4"}, 200, 4 * time.Second},
+		{"decimal Retry-After", map[string]string{"Retry-After": "2.0"}, 429, 2 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := clock.NewFake(t0)
+			var calls atomic.Int64
+			rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) == 1 {
+					for k, v := range tc.header {
+						w.Header().Set(k, v)
+					}
+					w.WriteHeader(tc.status)
+				}
+			})
+			s := newTestSession(t, WithClock(fake), WithMaxPause(5*time.Second))
+			_, err := getOne(context.Background(), s, rec.URL)
+			require.NoError(t, err)
+
+			done := make(chan error, 1)
+			go func() { _, err := getOne(context.Background(), s, rec.URL); done <- err }()
+			if tc.wantPause == 0 {
+				require.NoError(t, <-done)
+				return
+			}
+			waitFor(t, "the caller to wait", func() bool { return s.Stats().Waiting == 1 })
+			fake.Advance(tc.wantPause - time.Millisecond)
+			require.EqualValues(t, 1, rec.count.Load(), "went before the pause ended")
+			fake.Advance(time.Millisecond)
+			require.NoError(t, <-done)
+		})
+	}
+}
+
+// A stated remaining count is a budget shared by every caller of the host.
+func TestRemainingBudget(t *testing.T) {
+	fake := clock.NewFake(t0)
+	var calls atomic.Int64
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("RateLimit", `"default";r=3;t=10`)
+		}
+	})
+	s := newTestSession(t, WithClock(fake))
+	_, err := getOne(context.Background(), s, rec.URL)
+	require.NoError(t, err)
+
+	wait := getAll(context.Background(), s, rec.URL, 5)
+	waitFor(t, "3 spent, 2 waiting", func() bool { return rec.count.Load() == 4 && s.Stats().Waiting == 2 })
+	fake.Advance(10 * time.Second)
+	noErrors(t, wait())
+	require.EqualValues(t, 6, rec.count.Load())
+}
+
+// First contact: a fresh host's first request goes alone, and the others
+// follow under what it learned, so a burst against a host that states its
+// policy gets no 429 at all.
+func TestFirstContactLearnsPolicy(t *testing.T) {
+	fake := clock.NewFake(t0)
+	var inWindow atomic.Int64 // the server's own count, reset by the test
+	var rejected atomic.Int64
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("RateLimit-Policy", `"burst";q=10;w=1`)
+		if inWindow.Add(1) > 10 {
+			rejected.Add(1)
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	s := newTestSession(t, WithClock(fake))
+	wait := getAll(context.Background(), s, rec.URL, 100)
+	for served := int64(10); served <= 100; served += 10 {
+		waitFor(t, "a window's worth", func() bool { return rec.count.Load() == served && s.Stats().Waiting == 100-served })
+		inWindow.Store(0)
+		fake.Advance(time.Second)
+	}
+	noErrors(t, wait())
+	require.Zero(t, rejected.Load())
+	require.Zero(t, s.Stats().Throttled)
+}
+
+// A user's explicit limit is never loosened by a looser server policy.
+func TestServerPolicyOnlyTightens(t *testing.T) {
+	fake := clock.NewFake(t0)
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("RateLimit-Policy", `"loose";q=1000;w=1`)
+	})
+	s := newTestSession(t, WithClock(fake), WithHostRateLimit(5, time.Second))
+	wait := getAll(context.Background(), s, rec.URL, 10)
+	waitFor(t, "5 served", func() bool { return rec.count.Load() == 5 && s.Stats().Waiting == 5 })
+	fake.Advance(time.Second)
+	noErrors(t, wait())
+}
+
+func TestServerFeedbackOff(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	s := newTestSession(t, WithServerFeedback(false))
+	for range 3 {
+		status, err := getOne(context.Background(), s, rec.URL)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusTooManyRequests, status)
+	}
+	require.Zero(t, s.Stats().Paused)
+}
+
+// A probe that fails hands first contact to the next caller instead of
+// blocking the host.
+func TestFailedProbeHandsOver(t *testing.T) {
+	rec := newRecorder(t, nil)
+	var fail atomic.Bool
+	fail.Store(true)
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if fail.Swap(false) {
+			return nil, errors.New("connection refused, once")
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	s := newTestSession(t, WithTransport(base))
+	_, err := getOne(context.Background(), s, rec.URL)
+	require.Error(t, err)
+	status, err := getOne(context.Background(), s, rec.URL)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// WithQueueLimit: callers that would wait beyond the limit fail at once;
+// callers that need not wait are not counted.
+func TestQueueLimit(t *testing.T) {
+	fake := clock.NewFake(t0)
+	rec := newRecorder(t, nil)
+	s := newTestSession(t, WithClock(fake), WithRateLimit(1, time.Second), WithQueueLimit(3), WithServerFeedback(false))
+	_, err := getOne(context.Background(), s, rec.URL)
+	require.NoError(t, err)
+
+	wait := getAll(context.Background(), s, rec.URL, 3)
+	waitFor(t, "3 waiting", func() bool { return s.Stats().Waiting == 3 })
+	_, err = getOne(context.Background(), s, rec.URL)
+	require.ErrorIs(t, err, ErrQueueFull)
+	for range 3 {
+		n := rec.count.Load()
+		fake.Advance(time.Second)
+		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 })
+	}
+	noErrors(t, wait())
+}
+
+// Priorities: a high-priority caller overtakes low-priority callers
+// already waiting for the same token.
+func TestPriorityOvertakes(t *testing.T) {
+	fake := clock.NewFake(t0)
+	var order []string
+	var mu = make(chan struct{}, 1)
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		mu <- struct{}{}
+		order = append(order, r.URL.Query().Get("who"))
+		<-mu
+	})
+	s := newTestSession(t, WithClock(fake), WithRateLimit(1, time.Second), WithServerFeedback(false))
+	_, err := getOne(context.Background(), s, rec.URL+"?who=first")
+	require.NoError(t, err)
+
+	low := getAll(WithPriority(context.Background(), PriorityLow), s, rec.URL+"?who=low", 3)
+	waitFor(t, "3 low waiting", func() bool { return s.Stats().Waiting == 3 })
+	high := getAll(WithPriority(context.Background(), PriorityHigh), s, rec.URL+"?who=high", 1)
+	waitFor(t, "high waiting", func() bool { return s.Stats().Waiting == 4 })
+	for range 4 {
+		n := rec.count.Load()
+		fake.Advance(time.Second)
+		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 })
+	}
+	noErrors(t, high())
+	noErrors(t, low())
+	require.Equal(t, []string{"first", "high", "low", "low", "low"}, order)
+}
+
+// Consumer share: no consumer holds more than its fraction of the slots.
+func TestConsumerShare(t *testing.T) {
+	release := make(chan struct{})
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		if r.URL.Query().Get("c") == "bulk" {
+			<-release
+		}
+	})
+	s := newTestSession(t, WithMaxConcurrency(10), WithConsumerShare(0.5))
+	bulk := getAll(WithConsumer(context.Background(), "bulk"), s, rec.URL+"?c=bulk", 8)
+	waitFor(t, "bulk at its share", func() bool { return rec.active.Load() == 5 && s.Stats().Waiting == 3 })
+	status, err := getOne(WithConsumer(context.Background(), "interactive"), s, rec.URL+"?c=interactive")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	close(release)
+	noErrors(t, bulk())
+	require.EqualValues(t, 6, rec.maxActive.Load(), "bulk at its share of 5, plus the interactive call")
+}
