@@ -63,10 +63,14 @@ func TestRateLimitAppliesAtSend(t *testing.T) {
 	waitFor(t, "100 requests served and 900 waiting", func() bool {
 		return rec.count.Load() == 100 && s.Stats().Waiting == 900
 	})
-	fake.Advance(999 * time.Millisecond)
+	// The window is the limit's per plus its guard (see guarded).
+	per := guarded(time.Second)
+	fake.Advance(per - time.Millisecond)
 	require.EqualValues(t, 100, rec.count.Load(), "a request started before the window moved on")
-	for step := int64(2); step <= 10; step++ {
-		fake.Advance(time.Second)
+	fake.Advance(time.Millisecond)
+	waitFor(t, "200 requests", func() bool { return rec.count.Load() == 200 })
+	for step := int64(3); step <= 10; step++ {
+		fake.Advance(per)
 		waitFor(t, fmt.Sprintf("%d requests", step*100), func() bool { return rec.count.Load() == step*100 })
 	}
 	noErrors(t, wait())
@@ -372,7 +376,7 @@ func TestCancelWaitersGivesBack(t *testing.T) {
 	require.Zero(t, s.Stats().Waiting)
 	require.Zero(t, s.Stats().InFlight)
 
-	fake.Advance(time.Second)
+	fake.Advance(guarded(time.Second))
 	noErrors(t, getAll(context.Background(), s, rec.URL, 10)())
 	require.EqualValues(t, 20, rec.count.Load(), "the next window is at the full rate")
 }

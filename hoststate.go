@@ -110,29 +110,23 @@ func (st *hostState) idleAt(now time.Time) bool {
 
 // admit waits until the host may be sent to: the first-contact probe has
 // answered (or this caller becomes the probe), no pause is running, and
-// the stated budget has room, which it then spends. It returns the learned
-// windows to take a token from, and whether this caller is the probe.
+// the stated budget has room. It returns the learned windows to take a
+// token from, and whether this caller is the probe. It spends nothing:
+// the caller still waits for slots and tokens, and spend, called once it
+// has them all, checks again and spends.
 func (hs *hosts) admit(ctx context.Context, host string, st *hostState) (learned []*ratelimit.Window, probe bool, err error) {
 	for {
 		hs.mu.Lock()
 		now := hs.clock.Now()
 		var wait <-chan struct{}
-		var until time.Time
+		until := st.blockedUntil(now)
 		switch {
 		case !st.known && st.probing:
 			wait = st.probeDone
 		case !st.known:
 			st.probing, st.probeDone, probe = true, make(chan struct{}), true
-		case now.Before(st.pausedUntil):
-			until = st.pausedUntil
-		case st.hasBudget && now.Before(st.resetAt) && st.remaining <= 0:
-			until = st.resetAt
 		}
 		if wait == nil && until.IsZero() {
-			if st.hasBudget && now.Before(st.resetAt) {
-				st.remaining--
-			}
-			st.inflight++
 			learned = st.learned
 			hs.mu.Unlock()
 			return learned, probe, nil
@@ -142,6 +136,38 @@ func (hs *hosts) admit(ctx context.Context, host string, st *hostState) (learned
 			return nil, false, err
 		}
 	}
+}
+
+// blockedUntil is the end of the pause or spent budget running at now, or
+// the zero time. Called with hs.mu held.
+func (st *hostState) blockedUntil(now time.Time) time.Time {
+	switch {
+	case now.Before(st.pausedUntil):
+		return st.pausedUntil
+	case st.hasBudget && now.Before(st.resetAt) && st.remaining <= 0:
+		return st.resetAt
+	}
+	return time.Time{}
+}
+
+// spend is the last check before an attempt is sent, made once it holds
+// every slot and token: a response that arrived while it waited may have
+// paused the host or spent its budget since admit let it through. It
+// reports false if so, and the caller gives back what it holds and waits
+// again; otherwise it spends one unit of the budget and counts the attempt
+// in flight.
+func (hs *hosts) spend(st *hostState) bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	now := hs.clock.Now()
+	if !st.blockedUntil(now).IsZero() {
+		return false
+	}
+	if st.hasBudget && now.Before(st.resetAt) {
+		st.remaining--
+	}
+	st.inflight++
+	return true
 }
 
 // wait blocks until the probe answers, or until the pause ends. A caller
@@ -195,12 +221,25 @@ func (hs *hosts) observe(st *hostState, h http.Header, status int) (throttled bo
 		st.pausedUntil = laterOf(st.pausedUntil, capAt(sig.Until, now.Add(hs.maxPause)))
 	}
 	if sig.HasRemaining && !sig.ResetAt.IsZero() {
-		st.hasBudget, st.remaining, st.resetAt = true, sig.Remaining, capAt(sig.ResetAt, now.Add(hs.maxPause))
+		hs.budgetLocked(st, sig.Remaining, capAt(sig.ResetAt, now.Add(hs.maxPause)), now)
 	}
 	if sig.NPolicies > 0 {
 		hs.learnLocked(st, sig.Policies[:sig.NPolicies])
 	}
 	return sig.Throttled
+}
+
+// budgetLocked takes in a stated remaining count. The other attempts in
+// flight may reach the server after this one was counted, so they are
+// taken off it; and while an earlier budget still runs, the stricter of
+// the two holds, since responses can arrive out of order.
+func (hs *hosts) budgetLocked(st *hostState, remaining int, resetAt, now time.Time) {
+	remaining -= max(st.inflight-1, 0)
+	if st.hasBudget && now.Before(st.resetAt) {
+		remaining = min(remaining, st.remaining)
+		resetAt = laterOf(resetAt, st.resetAt)
+	}
+	st.hasBudget, st.remaining, st.resetAt = true, remaining, resetAt
 }
 
 // learnLocked adopts the server's policies as windows on the host. They
@@ -217,7 +256,7 @@ func (hs *hosts) learnLocked(st *hostState, ps []feedback.Policy) {
 			learned = append(learned, w)
 			continue
 		}
-		w, err := ratelimit.NewWindow(p.Quota, min(p.Window, feedback.MaxDelay), ratelimit.WithClock(hs.clock))
+		w, err := ratelimit.NewWindow(p.Quota, guarded(min(p.Window, feedback.MaxDelay)), ratelimit.WithClock(hs.clock))
 		if err != nil {
 			continue
 		}

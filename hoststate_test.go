@@ -159,7 +159,7 @@ func TestFirstContactLearnsPolicy(t *testing.T) {
 	for served := int64(10); served <= 100; served += 10 {
 		waitFor(t, "a window's worth", func() bool { return rec.count.Load() == served && s.Stats().Waiting == 100-served })
 		inWindow.Store(0)
-		fake.Advance(time.Second)
+		fake.Advance(guarded(time.Second))
 	}
 	noErrors(t, wait())
 	require.Zero(t, rejected.Load())
@@ -175,7 +175,7 @@ func TestServerPolicyOnlyTightens(t *testing.T) {
 	s := newTestSession(t, WithClock(fake), WithHostRateLimit(5, time.Second))
 	wait := getAll(context.Background(), s, rec.URL, 10)
 	waitFor(t, "5 served", func() bool { return rec.count.Load() == 5 && s.Stats().Waiting == 5 })
-	fake.Advance(time.Second)
+	fake.Advance(guarded(time.Second))
 	noErrors(t, wait())
 }
 
@@ -232,7 +232,7 @@ func TestQueueLimit(t *testing.T) {
 	require.ErrorIs(t, err, ErrQueueFull)
 	for range 3 {
 		n := rec.count.Load()
-		fake.Advance(time.Second)
+		fake.Advance(guarded(time.Second))
 		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 })
 	}
 	noErrors(t, wait())
@@ -259,7 +259,7 @@ func TestPriorityOvertakes(t *testing.T) {
 	waitFor(t, "high waiting", func() bool { return s.Stats().Waiting == 4 })
 	for range 4 {
 		n := rec.count.Load()
-		fake.Advance(time.Second)
+		fake.Advance(guarded(time.Second))
 		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 })
 	}
 	noErrors(t, high())

@@ -53,7 +53,7 @@ func newHostRate(c *config) (*ratelimit.Keyed, error) {
 		if spec.n == 0 {
 			return unlimited{}, nil
 		}
-		return ratelimit.NewWindow(spec.n, spec.per, ratelimit.WithClock(clk))
+		return ratelimit.NewWindow(spec.n, guarded(spec.per), ratelimit.WithClock(clk))
 	}, ratelimit.WithClock(clk))
 	if err != nil {
 		return nil, fmt.Errorf("%w: WithHostRateLimit: %w", ErrInvalidOption, err)
@@ -66,7 +66,7 @@ func (t *Transport) newSessionRate(c *config) (err error) {
 	if c.rate.n == 0 {
 		return nil
 	}
-	if t.rate, err = ratelimit.NewWindow(c.rate.n, c.rate.per, ratelimit.WithClock(c.clock)); err != nil {
+	if t.rate, err = ratelimit.NewWindow(c.rate.n, guarded(c.rate.per), ratelimit.WithClock(c.clock)); err != nil {
 		return fmt.Errorf("%w: WithRateLimit: %w", ErrInvalidOption, err)
 	}
 	if c.burst > 0 {
@@ -112,3 +112,16 @@ func (unlimited) Acquire(ctx context.Context, n int) error { return ctx.Err() }
 
 // IdleAt reports true: an unlimited entry keeps no state worth keeping.
 func (unlimited) IdleAt(time.Time) bool { return true }
+
+// guarded lengthens a window by a guard of 1% (at most 10 ms), so that
+// "at most n in any window of per" holds where the server counts, not
+// only where the client writes: the server reads each request some time
+// after it was written, and that time varies from request to request (a
+// burst of new connections on a busy machine is read up to tens of
+// milliseconds late). The guard absorbs that variation at a cost of at
+// most 1% of the throughput.
+func guarded(per time.Duration) time.Duration {
+	return per + min(per/100, windowGuardMax)
+}
+
+var windowGuardMax = 10 * time.Millisecond

@@ -162,15 +162,25 @@ func (t *Transport) acquire(ctx context.Context, host string) (*hold, error) {
 		// only if it really has to wait.
 		ctx = admit.WithQueue(ctx, t.queue)
 	}
-	if err := t.acquireHost(ctx, host, h); err != nil {
+	for {
+		if err := t.acquireHost(ctx, host, h); err != nil {
+			h.release()
+			return nil, err
+		}
+		if err := t.acquireSession(ctx, h); err != nil {
+			h.release()
+			return nil, err
+		}
+		if h.host == nil || t.hosts.spend(h.host) {
+			h.admitted = h.host != nil
+			return h, nil
+		}
+		// The host was paused while this caller waited for its slots and
+		// tokens: give them all back, so that nothing is held during the
+		// pause, and queue again.
 		h.release()
-		return nil, err
+		h = &hold{t: t}
 	}
-	if err := t.acquireSession(ctx, h); err != nil {
-		h.release()
-		return nil, err
-	}
-	return h, nil
 }
 
 // acquireHost takes the host's slot, then its token, so that a host with a
@@ -182,7 +192,6 @@ func (t *Transport) acquireHost(ctx context.Context, host string, h *hold) (err 
 		if learned, h.probe, err = t.hosts.admit(ctx, host, h.host); err != nil {
 			return err
 		}
-		h.admitted = true
 	}
 	if t.hostSlots != nil {
 		if h.hostPermit, err = t.hostSlots.Acquire(ctx, host, 1); err != nil {
