@@ -162,6 +162,9 @@ func (m *Multipart) open() (io.ReadCloser, error) {
 // formReader walks the form: for each part its header, then its source;
 // then the trailer.
 type formReader struct {
+	// mu guards the walk: net/http may close a request body from another
+	// goroutine while a read is in progress.
+	mu   sync.Mutex
 	m    *Multipart
 	i    int           // the part being sent; len(parts) means the trailer
 	pend string        // framing not yet returned
@@ -170,6 +173,8 @@ type formReader struct {
 }
 
 func (r *formReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for {
 		if r.pend != "" {
 			n := copy(p, r.pend)
@@ -214,8 +219,13 @@ func (r *formReader) next() error {
 }
 
 func (r *formReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done, r.i, r.pend = true, len(r.m.parts), ""
 	if r.body != nil {
-		return r.body.Close()
+		err := r.body.Close()
+		r.body = nil
+		return err
 	}
 	return nil
 }

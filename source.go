@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
+	"reflect"
 	"sync"
 )
 
@@ -30,22 +30,24 @@ type source interface {
 // attempts cannot disturb each other), other seekers are rewound, and any
 // other reader is a one-shot stream. Nothing is read ahead.
 func newSource(r io.Reader) source {
-	switch r := r.(type) {
-	case nil:
+	if r == nil || isNilPointer(r) {
 		return &readerAtSource{ra: bytes.NewReader(nil)}
+	}
+	switch r := r.(type) {
 	case source:
 		return r
 	case *bytes.Buffer:
 		b := r.Bytes()
 		return &readerAtSource{ra: bytes.NewReader(b), n: int64(len(b))}
-	case *bytes.Reader:
-		return &readerAtSource{ra: r, off: r.Size() - int64(r.Len()), n: int64(r.Len())}
-	case *strings.Reader:
+	case unreadAt: // *bytes.Reader, *strings.Reader: from what is unread
 		return &readerAtSource{ra: r, off: r.Size() - int64(r.Len()), n: int64(r.Len())}
 	case *os.File:
+		// A regular file is read at offsets; anything else (a pipe, a
+		// device such as /dev/zero whose "size" means nothing) is a stream.
 		if s, ok := fileAtSource(r); ok {
 			return s
 		}
+		return &streamSource{r: r}
 	}
 	if rs, ok := r.(io.ReadSeeker); ok {
 		if s, err := newSeekerSource(rs); err == nil {
@@ -53,6 +55,14 @@ func newSource(r io.Reader) source {
 		}
 	}
 	return &streamSource{r: r}
+}
+
+// unreadAt is an in-memory reader that can be read at offsets and tells
+// how much of it is unread, as *bytes.Reader and *strings.Reader do.
+type unreadAt interface {
+	io.ReaderAt
+	Len() int
+	Size() int64
 }
 
 // readerAtSource reads n bytes from off of ra; every open is independent.
@@ -106,6 +116,9 @@ func newSeekerSource(rs io.ReadSeeker) (*seekerSource, error) {
 	}
 	if _, err := rs.Seek(start, io.SeekStart); err != nil {
 		return nil, err
+	}
+	if end < start {
+		return nil, errors.New("throttle: seekable body positioned past its end")
 	}
 	return &seekerSource{rs: rs, start: start, n: end - start, at: start}, nil
 }
@@ -213,4 +226,11 @@ func closeIfSet(v any) error {
 		return c.Close()
 	}
 	return nil
+}
+
+// isNilPointer reports whether r is a typed nil pointer, which would panic
+// on first use: it is treated as an empty body, as a nil io.Reader is.
+func isNilPointer(r io.Reader) bool {
+	v := reflect.ValueOf(r)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

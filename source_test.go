@@ -57,6 +57,21 @@ func TestSourceKinds(t *testing.T) {
 			want:   "", size: 0, replayable: true, kind: &readerAtSource{},
 		},
 		{
+			name:   "typed nil *bytes.Reader is empty, not a panic",
+			reader: func(*testing.T) io.Reader { var r *bytes.Reader; return r },
+			want:   "", size: 0, replayable: true, kind: &readerAtSource{},
+		},
+		{
+			name: "device file is a stream, not a 0-byte body",
+			reader: func(t *testing.T) io.Reader {
+				f, err := os.Open(os.DevNull)
+				require.NoError(t, err)
+				t.Cleanup(func() { f.Close() })
+				return f
+			},
+			want: "", size: -1, replayable: false, kind: &streamSource{},
+		},
+		{
 			name: "bytes.Buffer partly read",
 			reader: func(t *testing.T) io.Reader {
 				b := bytes.NewBufferString(text)
