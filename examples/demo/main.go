@@ -1,8 +1,9 @@
 // Command demo shows throttle's limits holding, measured at the server: it
 // starts an embedded server on 127.0.0.1, sends a burst of concurrent GETs
 // through a Session with a rate limit and a per-host concurrency limit,
-// then uploads a multipart form through a rate-limited Payload, and
-// prints what the server saw.
+// then uploads a multipart form through a rate-limited Payload, then lets
+// a Session with no limits of its own learn a rate limit that the server
+// states in its RateLimit-Policy header, and prints what the server saw.
 //
 //	go run ./examples/demo
 //	go run ./examples/demo -n 400 -rate 100 -host-concurrency 3
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle"
+	"github.com/go-throttle/throttle/middleware"
 )
 
 func main() {
@@ -32,14 +34,18 @@ func main() {
 	hostConc := flag.Int("host-concurrency", 4, "requests in flight per host")
 	upload := flag.Int64("upload", 256<<10, "upload rate in bytes per second")
 	size := flag.Int64("size", 1<<20, "size of the uploaded file in bytes")
+	serverRate := flag.Int("server-rate", 200, "the rate limit the server enforces and states, per second")
 	flag.Parse()
-	if err := run(*n, *rate, *hostConc, *upload, *size); err != nil {
+	if err := run(*n, *rate, *hostConc, *upload, *size, *serverRate); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(n, rate, hostConc int, upload, size int64) error {
-	srv := newServer()
+func run(n, rate, hostConc int, upload, size int64, serverRate int) error {
+	srv, err := newServer(serverRate)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -63,7 +69,47 @@ func run(n, rate, hostConc int, upload, size int64) error {
 	if err := burst(s, srv, n, rate, hostConc); err != nil {
 		return err
 	}
-	return uploadFile(s, srv, upload, size)
+	if err := uploadFile(s, srv, upload, size); err != nil {
+		return err
+	}
+	return learn(base, srv, 3*serverRate, serverRate)
+}
+
+// learn sends n GETs at once through a Session with no limits to a path
+// whose handler the middleware limits to serverRate per second; the
+// Session learns the limit from the first response's RateLimit-Policy.
+func learn(base string, srv *server, n, serverRate int) error {
+	s, err := throttle.NewSession(throttle.WithBaseURL(base))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Printf("\n%d GETs at once through a Session with no limits, to a server that allows %d per second\n", n, serverRate)
+	fmt.Printf("and says so in RateLimit-Policy (the project's middleware):\n")
+	start := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for range n {
+		wg.Go(func() {
+			resp, err := s.Get(context.Background(), "api")
+			if err != nil {
+				log.Print(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			mu.Lock()
+			statuses[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	fmt.Printf("  finished in %.2fs: %d answered 200, %d answered 429 (the server counted %d rejections)\n",
+		time.Since(start).Seconds(), statuses[http.StatusOK], statuses[http.StatusTooManyRequests], srv.rejected.Load())
+	fmt.Printf("  429s seen by the session: %d\n", st.Throttled)
+	return nil
 }
 
 // burst starts n GETs at once and reports the rate and concurrency the
@@ -130,12 +176,27 @@ type server struct {
 	starts    []time.Time
 	active    atomic.Int64
 	maxActive atomic.Int64
+	api       http.Handler // behind the middleware's rate limit
+	rejected  atomic.Int64
 }
 
-func newServer() *server { return &server{} }
+func newServer(rate int) (*server, error) {
+	mw, err := middleware.New(middleware.WithRateLimit(rate, time.Second))
+	if err != nil {
+		return nil, err
+	}
+	s := &server{}
+	s.api = mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	return s, nil
+}
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
+	case "/api":
+		s.api.ServeHTTP(w, r)
+		if w.Header().Get("X-Throttled-Reason") != "" {
+			s.rejected.Add(1)
+		}
 	case "/work":
 		s.mu.Lock()
 		s.starts = append(s.starts, time.Now())
