@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-throttle/throttle"
@@ -141,4 +142,64 @@ func Example_upload() {
 	msg, _ := io.ReadAll(resp.Body)
 	fmt.Println(string(msg))
 	// Output: title=backup file=data.bin bytes=65536 chunked=false
+}
+
+// What a server says about its host applies to every caller of that host:
+// after one 429 with Retry-After, the next caller waits for the pause
+// instead of being turned away too.
+func ExampleWithServerFeedback() {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0.2")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+
+	s, err := throttle.NewSession() // feedback is on by default
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	for range 2 {
+		resp, err := s.Get(context.Background(), srv.URL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode)
+	}
+	fmt.Println("429s seen:", s.Stats().Throttled)
+	// Output:
+	// 429
+	// 200
+	// 429s seen: 1
+}
+
+// Interactive calls marked PriorityHigh overtake a bulk job at
+// PriorityLow that shares the session; WithQueueLimit turns callers away
+// at once when too many already wait.
+func ExampleWithPriority() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+
+	s, err := throttle.NewSession(throttle.WithRateLimit(100, time.Second), throttle.WithQueueLimit(1000))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	bulk := throttle.WithPriority(context.Background(), throttle.PriorityLow)
+	interactive := throttle.WithPriority(context.Background(), throttle.PriorityHigh)
+	for _, ctx := range []context.Context{bulk, interactive} {
+		resp, err := s.Get(ctx, srv.URL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode)
+	}
+	// Output:
+	// 200
+	// 200
 }
