@@ -58,8 +58,8 @@ func benchClients(b *testing.B) []benchClient {
 		b.Fatal(err)
 	}
 	return []benchClient{
-		{"bare", bare.Do, bare.CloseIdleConnections},
 		{"session", unlimited.Do, func() { unlimited.Close() }},
+		{"bare", bare.Do, bare.CloseIdleConnections},
 		{"limited", limited.Do, func() { limited.Close() }},
 	}
 }

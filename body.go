@@ -45,7 +45,8 @@ func (t *Transport) wrapResponse(resp *http.Response, h *hold) {
 		}
 		return
 	}
-	rb := &responseBody{rc: resp.Body, r: resp.Body, h: h}
+	rb := &h.body // part of the hold: one allocation less per attempt
+	rb.rc, rb.r, rb.h = resp.Body, resp.Body, h
 	if t.download != nil {
 		ctx := context.Background()
 		if resp.Request != nil {

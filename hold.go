@@ -35,6 +35,7 @@ type hold struct {
 	cancel     context.CancelFunc
 	sent       bool
 	released   atomic.Bool
+	body       responseBody // the response body wrapper, when there is one
 }
 
 // send counts the attempt as sent and in flight: it is being handed to
@@ -71,14 +72,9 @@ func (h *hold) endHost(resp *http.Response) {
 		return
 	}
 	h.host = nil
-	hs := h.t.hosts
-	if resp != nil && hs.observe(st, resp.Header, resp.StatusCode) {
+	if h.t.hosts.finish(st, resp, h.probe, h.admitted) {
 		h.t.stats.throttled.Add(1)
 	}
-	if h.probe {
-		hs.endProbe(st, resp != nil)
-	}
-	hs.leave(st, h.admitted)
 }
 
 // release gives back the slots and any grant not yet committed, and ends

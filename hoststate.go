@@ -55,28 +55,24 @@ func newHosts(clk ratelimit.Clock, maxPause time.Duration) *hosts {
 	return &hosts{clock: clk, maxPause: maxPause, m: make(map[string]*hostState)}
 }
 
-// enter registers a caller of host and returns its state; every enter is
-// paired with one leave.
-func (hs *hosts) enter(host string) *hostState {
+// enter registers a caller of host and waits until it may be sent to (see
+// admit); every successful enter is paired with one finish. On failure
+// the caller is already let go.
+func (hs *hosts) enter(ctx context.Context, host string) (st *hostState, learned []*ratelimit.Window, probe bool, err error) {
 	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	st := hs.m[host]
+	st = hs.m[host]
 	if st == nil {
 		hs.sweepLocked()
 		st = &hostState{}
 		hs.m[host] = st
 	}
 	st.refs++
-	return st
-}
-
-func (hs *hosts) leave(st *hostState, admitted bool) {
-	hs.mu.Lock()
-	st.refs--
-	if admitted {
-		st.inflight--
-	}
 	hs.mu.Unlock()
+	if learned, probe, err = hs.admit(ctx, host, st); err != nil {
+		hs.finish(st, nil, false, false)
+		return nil, nil, false, err
+	}
+	return st, learned, probe, nil
 }
 
 // sweepLocked drops entries nobody uses that hold nothing: no pause or
@@ -197,25 +193,36 @@ func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, u
 	return nil
 }
 
-// endProbe ends this caller's first contact. With headers seen the host
-// is known; without (the attempt failed) the next waiter probes instead.
-func (hs *hosts) endProbe(st *hostState, seen bool) {
+// finish ends one caller's part in its host's state, under one lock: it
+// applies what resp says (resp is nil when the attempt got no response),
+// ends the first contact if this caller was the probe (with headers seen
+// the host is known; without, the next waiter probes instead), and lets
+// the state go. It reports whether resp was a 429 or 503.
+func (hs *hosts) finish(st *hostState, resp *http.Response, probe, admitted bool) (throttled bool) {
+	var sig feedback.Signal
+	now := hs.clock.Now()
+	if resp != nil {
+		sig = feedback.Parse(resp.Header, resp.StatusCode, now) // outside the lock: it is pure
+	}
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	if !st.probing {
-		return
+	if resp != nil {
+		hs.observeLocked(st, &sig, now)
 	}
-	st.known = seen
-	st.probing = false
-	close(st.probeDone)
+	if probe && st.probing {
+		st.known = resp != nil
+		st.probing = false
+		close(st.probeDone)
+	}
+	st.refs--
+	if admitted {
+		st.inflight--
+	}
+	return sig.Throttled
 }
 
-// observe applies what a response says about its host.
-func (hs *hosts) observe(st *hostState, h http.Header, status int) (throttled bool) {
-	now := hs.clock.Now()
-	sig := feedback.Parse(h, status, now)
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
+// observeLocked applies what a response says about its host.
+func (hs *hosts) observeLocked(st *hostState, sig *feedback.Signal, now time.Time) {
 	st.known = true
 	if !sig.Until.IsZero() {
 		st.pausedUntil = laterOf(st.pausedUntil, capAt(sig.Until, now.Add(hs.maxPause)))
@@ -226,7 +233,6 @@ func (hs *hosts) observe(st *hostState, h http.Header, status int) (throttled bo
 	if sig.NPolicies > 0 {
 		hs.learnLocked(st, sig.Policies[:sig.NPolicies])
 	}
-	return sig.Throttled
 }
 
 // budgetLocked takes in a stated remaining count. The other attempts in

@@ -188,8 +188,7 @@ func (t *Transport) acquire(ctx context.Context, host string) (*hold, error) {
 func (t *Transport) acquireHost(ctx context.Context, host string, h *hold) (err error) {
 	var learned []*ratelimit.Window
 	if t.hosts != nil {
-		h.host = t.hosts.enter(host)
-		if learned, h.probe, err = t.hosts.admit(ctx, host, h.host); err != nil {
+		if h.host, learned, h.probe, err = t.hosts.enter(ctx, host); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/go-throttle/throttle/ratelimit"
 	"github.com/go-throttle/throttle/semaphore"
 )
@@ -111,7 +112,7 @@ func (t *Throttler) initRate(c config) error {
 	}
 	clk := c.clock
 	if clk == nil {
-		clk = wallClock{}
+		clk = clock.Real{}
 	}
 	k, err := ratelimit.NewKeyed(func(string) (ratelimit.Limiter, error) {
 		return newWindow(c.rateN, c.ratePer, clk), nil
@@ -271,15 +272,4 @@ func (t *Throttler) Stats() Stats {
 		s.Waiting = int64(t.sem.Waiting())
 	}
 	return s
-}
-
-// wallClock is the default clock of the rate limits: the wall clock, with
-// its monotonic reading.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	tm := time.NewTimer(d)
-	return tm.C, tm.Stop
 }

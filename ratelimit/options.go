@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"errors"
 	"time"
+
+	"github.com/go-throttle/throttle/internal/clock"
 )
 
 // Clock is the time source a limiter reads and waits on. It makes timers
@@ -19,14 +21,7 @@ type Clock interface {
 }
 
 // realClock is the default Clock: the wall clock, with its monotonic reading.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	t := time.NewTimer(d)
-	return t.C, t.Stop
-}
+type realClock = clock.Real
 
 // Option configures NewWindow, NewBucket or NewKeyed. The set is closed:
 // only the With... functions of this package make Options. An Option that
