@@ -360,7 +360,10 @@ func TestCancelWaitersGivesBack(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	wait := getAll(ctx, s, rec.URL, 1000)
-	waitFor(t, "10 served, 990 waiting", func() bool { return rec.count.Load() == 10 && s.Stats().Waiting == 990 })
+	waitFor(t, "10 served and done, 990 waiting", func() bool {
+		st := s.Stats()
+		return rec.count.Load() == 10 && st.Waiting == 990 && st.InFlight == 0
+	})
 	start := time.Now()
 	cancel()
 	errs := wait()
