@@ -287,3 +287,26 @@ func TestConsumerShare(t *testing.T) {
 	noErrors(t, bulk())
 	require.EqualValues(t, 6, rec.maxActive.Load(), "bulk at its share of 5, plus the interactive call")
 }
+
+// Priority share: low-priority callers together hold at most their share
+// of the slots, so a reserve stays free for higher priorities.
+func TestPriorityShareKeepsReserve(t *testing.T) {
+	release := make(chan struct{})
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		if r.URL.Query().Get("p") == "low" {
+			<-release
+		}
+	})
+	s := newTestSession(t, WithMaxConcurrency(4), WithPriorityShare(PriorityLow, 0.5))
+	low := getAll(WithPriority(context.Background(), PriorityLow), s, rec.URL+"?p=low", 6)
+	waitFor(t, "low at its share", func() bool { return rec.active.Load() == 2 && s.Stats().Waiting == 4 })
+	for range 2 {
+		status, err := getOne(WithPriority(context.Background(), PriorityHigh), s, rec.URL+"?p=high")
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+	}
+	close(release)
+	noErrors(t, low())
+}
