@@ -98,16 +98,22 @@ func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bo
 	return true, nil
 }
 
-// methodKey carries the method of a request to the retry policy, which
-// go-retryablehttp calls without the request when an attempt got no
-// response.
-type methodKey struct{}
+// idempotentKey carries whether a request is idempotent to the retry
+// policy, which go-retryablehttp calls without the request when an attempt
+// got no response.
+type idempotentKey struct{}
+
+// retryContext is req's context, telling the retry policy whether req is
+// idempotent.
+func retryContext(req *http.Request) context.Context {
+	return context.WithValue(req.Context(), idempotentKey{}, idempotentRequest(req))
+}
 
 func isIdempotent(ctx context.Context, resp *http.Response) bool {
 	if resp != nil && resp.Request != nil {
 		return idempotentRequest(resp.Request)
 	}
-	idem, _ := ctx.Value(methodKey{}).(bool)
+	idem, _ := ctx.Value(idempotentKey{}).(bool)
 	return idem
 }
 
@@ -207,7 +213,7 @@ func newRetryLayer(p RetryPolicy, t *Transport) *retryLayer {
 // src afresh for each attempt: never a plain io.Reader, which it would
 // read whole into memory (its #145).
 func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
-	ctx := context.WithValue(req.Context(), methodKey{}, idempotentRequest(req))
+	ctx := retryContext(req)
 	rreq := &retryablehttp.Request{Request: req.WithContext(ctx)}
 	rreq.Body, rreq.GetBody = nil, nil
 	if src != nil {

@@ -1,7 +1,6 @@
 package throttle
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 )
@@ -40,7 +39,7 @@ func (rt sessionRoundTripper) RoundTrip(req *http.Request) (*http.Response, erro
 // retry that the policy wanted but the body could not give.
 func (s *Session) sendOnce(req *http.Request) (*http.Response, error) {
 	resp, err := s.transport.RoundTrip(req)
-	ctx := context.WithValue(req.Context(), methodKey{}, idempotentRequest(req))
+	ctx := retryContext(req)
 	retry, checkErr := s.retry.client.CheckRetry(ctx, resp, err)
 	switch {
 	case retry:

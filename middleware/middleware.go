@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -43,7 +42,6 @@ type Throttler struct {
 	ratePer       time.Duration
 	policy        []string // the RateLimit-Policy value, shared
 	consumerShare bool
-	shares        []shareCount // only when consumer and priority shares are both set
 	consumerFunc  func(*http.Request) string
 	priorityFunc  func(*http.Request) semaphore.Priority
 	exact         map[string]bool
@@ -91,11 +89,6 @@ func (t *Throttler) initSemaphore(c config) error {
 	}
 	for p, f := range c.shares {
 		opts = append(opts, semaphore.WithPriorityShare(p, f))
-		if c.consumerShare != 0 {
-			// As semaphore rounds a share: down, but at least 1.
-			m := max(1, int64(math.Floor(f*float64(c.capacity))))
-			t.shares = append(t.shares, shareCount{prio: p, max: m})
-		}
 	}
 	s, err := semaphore.NewThrottler(int64(c.capacity), opts...)
 	if err != nil {
@@ -160,10 +153,6 @@ func (t *Throttler) serve(w http.ResponseWriter, r *http.Request, next http.Hand
 		return
 	}
 	defer permit.Release()
-	if t.shares != nil {
-		t.addShares(prio, 1)
-		defer t.addShares(prio, -1)
-	}
 	t.run(w, r, next)
 }
 
@@ -228,10 +217,12 @@ func (t *Throttler) admit(w http.ResponseWriter, r *http.Request, consumer strin
 	switch {
 	case err == nil:
 		return p, true
-	case errors.Is(err, semaphore.ErrQuota):
-		// Checked before ErrQueueFull: Acquire joins the two when a
-		// request that would wait for its quota finds the queue full.
-		t.reject(w, t.quotaReason(consumer, prio), time.Second)
+	// The quotas are checked before ErrQueueFull: Acquire joins the two
+	// when a request that would wait for its quota finds the queue full.
+	case errors.Is(err, semaphore.ErrConsumerQuota):
+		t.reject(w, ReasonConsumerQuota, time.Second)
+	case errors.Is(err, semaphore.ErrPriorityQuota):
+		t.reject(w, ReasonPriorityQuota, time.Second)
 	case errors.Is(err, semaphore.ErrQueueFull):
 		t.reject(w, ReasonQueueFull, time.Second)
 	case ctx.Err() != nil:

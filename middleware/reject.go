@@ -3,10 +3,7 @@ package middleware
 import (
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
-
-	"github.com/go-throttle/throttle/semaphore"
 )
 
 // Reason says why a request was rejected. Its String is the value of the
@@ -62,42 +59,4 @@ func (t *Throttler) reject(w http.ResponseWriter, reason Reason, wait time.Durat
 	h[headerRetryAfter] = []string{strconv.FormatInt(ceilSeconds(wait), 10)}
 	h[headerReason] = []string{reason.String()}
 	http.Error(w, "429 too many requests: "+reason.String(), http.StatusTooManyRequests)
-}
-
-// shareCount mirrors one WithPriorityShare: how many admitted requests of
-// priority prio or lower are in the handler, against max. semaphore.ErrQuota
-// does not say which quota refused a request, so quotaReason uses these to
-// tell a priority quota from a consumer quota.
-type shareCount struct {
-	prio semaphore.Priority
-	max  int64
-	held atomic.Int64
-}
-
-// quotaReason returns the reason for a request of consumer and priority
-// prio that the semaphore refused with ErrQuota: a consumer quota if only
-// that can apply, a priority quota if only that can; with both, a priority
-// quota if a share binding prio is full and a consumer quota otherwise.
-// That last answer is best effort while requests come and go, since the
-// counts are read after the semaphore decided.
-func (t *Throttler) quotaReason(consumer string, prio semaphore.Priority) Reason {
-	if t.consumerShare && consumer != "" {
-		for i := range t.shares {
-			if s := &t.shares[i]; prio <= s.prio && s.held.Load() >= s.max {
-				return ReasonPriorityQuota
-			}
-		}
-		return ReasonConsumerQuota
-	}
-	return ReasonPriorityQuota
-}
-
-// addShares counts d requests of priority prio in or out of the shares that
-// bind it.
-func (t *Throttler) addShares(prio semaphore.Priority, d int64) {
-	for i := range t.shares {
-		if s := &t.shares[i]; prio <= s.prio {
-			s.held.Add(d)
-		}
-	}
 }

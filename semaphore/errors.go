@@ -30,12 +30,21 @@ var (
 	// free capacity. Throttler.TryAcquireErr returns it; Acquire returns it
 	// joined with ErrQueueFull when such a caller finds the queue full.
 	ErrQuota = errors.New("semaphore: quota exceeded")
+
+	// ErrConsumerQuota and ErrPriorityQuota say which quota held the caller
+	// back: its consumer's share (WithConsumerShare) or its priority's
+	// share (WithPriorityShare). Both wrap ErrQuota.
+	ErrConsumerQuota = fmt.Errorf("%w: consumer share", ErrQuota)
+	ErrPriorityQuota = fmt.Errorf("%w: priority share", ErrQuota)
 )
 
-// errQueueFullQuota is ErrQueueFull for a caller that had to wait because of
-// its own quota. Built once so that rejecting under overload allocates
-// nothing.
-var errQueueFullQuota = fmt.Errorf("%w: %w", ErrQueueFull, ErrQuota)
+// errQueueFullConsumer and errQueueFullPriority are ErrQueueFull for a
+// caller that had to wait because of its own quota, naming the quota.
+// Built once so that rejecting under overload allocates nothing.
+var (
+	errQueueFullConsumer = fmt.Errorf("%w: %w", ErrQueueFull, ErrConsumerQuota)
+	errQueueFullPriority = fmt.Errorf("%w: %w", ErrQueueFull, ErrPriorityQuota)
+)
 
 // invalidError is an ErrInvalid whose message names the argument and its
 // value exactly, without ErrInvalid's own text appended.

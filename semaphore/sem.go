@@ -179,8 +179,11 @@ func (s *sem) acquire(ctx context.Context, n int64, prio Priority, name string) 
 	if s.queueLimit >= 0 && s.q.len >= s.queueLimit {
 		s.quota.tidy(c)
 		s.mu.Unlock()
-		if v == skipConsumer || v == stopShare {
-			return errQueueFullQuota
+		switch v {
+		case skipConsumer:
+			return errQueueFullConsumer
+		case stopShare:
+			return errQueueFullPriority
 		}
 		return ErrQueueFull
 	}
@@ -249,9 +252,12 @@ func (s *sem) try(n int64, prio Priority, name string) error {
 	case grant:
 		s.take(n, prio, c)
 		return nil
-	case skipConsumer, stopShare:
+	case skipConsumer:
 		s.quota.tidy(c)
-		return ErrQuota
+		return ErrConsumerQuota
+	case stopShare:
+		s.quota.tidy(c)
+		return ErrPriorityQuota
 	default:
 		s.quota.tidy(c)
 		return ErrQueueFull

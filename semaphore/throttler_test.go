@@ -30,6 +30,7 @@ func TestThrottlerConsumerShare(t *testing.T) {
 	isTrue(t, ok)
 	_, err := th.TryAcquireErr(a, 1)
 	isErr(t, err, semaphore.ErrQuota)
+	isErr(t, err, semaphore.ErrConsumerQuota, "the error names the consumer quota")
 	_, err = th.Acquire(a, 4)
 	isErr(t, err, semaphore.ErrExceedsCapacity, "4 > A's quota of 3 can never be granted")
 
@@ -90,6 +91,7 @@ func TestThrottlerPriorityShare(t *testing.T) {
 	noErr(t, err)
 	_, err = th.TryAcquireErr(low, 1)
 	isErr(t, err, semaphore.ErrQuota)
+	isErr(t, err, semaphore.ErrPriorityQuota, "the error names the priority quota")
 	_, err = th.Acquire(low, 6)
 	isErr(t, err, semaphore.ErrExceedsCapacity)
 
@@ -122,6 +124,7 @@ func TestThrottlerQueueFullForQuota(t *testing.T) {
 	_, err = th.Acquire(a, 1)
 	isErr(t, err, semaphore.ErrQueueFull)
 	isErr(t, err, semaphore.ErrQuota)
+	isErr(t, err, semaphore.ErrConsumerQuota)
 	p.Release()
 }
 
