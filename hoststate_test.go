@@ -310,3 +310,47 @@ func TestPriorityShareKeepsReserve(t *testing.T) {
 	close(release)
 	noErrors(t, low())
 }
+
+// An attempt that was let through before its host was paused, and then
+// waited for a session token, checks the pause again once it has the
+// token: it gives the token back and waits, so the pause of one host
+// never holds what the other hosts share.
+func TestPauseArrivingWhileWaitingGivesBack(t *testing.T) {
+	fake := clock.NewFake(t0)
+	respond := make(chan struct{})
+	var calls atomic.Int64
+	hostA := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 2 {
+			<-respond
+			w.Header().Set("Retry-After", "10")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	hostB := newRecorder(t, nil)
+	s := newTestSession(t, WithClock(fake), WithRateLimit(2, time.Second))
+	_, err := getOne(context.Background(), s, hostA.URL) // first contact: host A is known
+	require.NoError(t, err)
+
+	first := make(chan error, 1)
+	go func() { _, err := getOne(context.Background(), s, hostA.URL); first <- err }()
+	waitFor(t, "the second request in the handler", func() bool { return hostA.active.Load() == 1 })
+	third := make(chan error, 1)
+	go func() { _, err := getOne(context.Background(), s, hostA.URL); third <- err }()
+	waitFor(t, "the third request waiting for a token", func() bool { return s.Stats().Waiting == 1 })
+	close(respond) // host A is paused for 10 s while the third request waits
+	require.NoError(t, <-first)
+
+	// Both tokens free up. The third request must give its token back, so
+	// that host B can have both.
+	fake.Advance(guarded(time.Second))
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := getOne(ctx, s, hostB.URL)
+		cancel()
+		require.NoError(t, err, "host B did not get the token the paused request gave back")
+	}
+	require.EqualValues(t, 2, hostA.count.Load(), "a request went to host A during its pause")
+	fake.Advance(10 * time.Second)
+	require.NoError(t, <-third)
+	require.EqualValues(t, 3, hostA.count.Load())
+}
