@@ -250,7 +250,9 @@ func (hs *hosts) budgetLocked(st *hostState, remaining int, resetAt, now time.Ti
 
 // learnLocked adopts the server's policies as windows on the host. They
 // are taken on top of any limit the user set, so what a server says can
-// only tighten a user's limit, never loosen it. Windows of a policy seen
+// only tighten a user's limit, never loosen it. A window is no longer than
+// WithMaxPause: a policy is a pause too, and no server may stall the
+// client for longer than that cap. Windows of a policy seen
 // before are kept, with their history.
 func (hs *hosts) learnLocked(st *hostState, ps []feedback.Policy) {
 	if samePolicies(st.policies, ps) {
@@ -262,7 +264,7 @@ func (hs *hosts) learnLocked(st *hostState, ps []feedback.Policy) {
 			learned = append(learned, w)
 			continue
 		}
-		w, err := ratelimit.NewWindow(p.Quota, guarded(min(p.Window, feedback.MaxDelay)), ratelimit.WithClock(hs.clock))
+		w, err := ratelimit.NewWindow(p.Quota, guarded(min(p.Window, hs.maxPause)), ratelimit.WithClock(hs.clock))
 		if err != nil {
 			continue
 		}

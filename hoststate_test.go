@@ -88,6 +88,7 @@ func TestPauseCapAndGarbage(t *testing.T) {
 		{"IETF r=0 pauses for t", map[string]string{"RateLimit": `"default";r=0;t=3`}, 200, 3 * time.Second},
 		{"X-RateLimit remaining 0 with delta reset", map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4"}, 200, 4 * time.Second},
 		{"decimal Retry-After", map[string]string{"Retry-After": "2.0"}, 429, 2 * time.Second},
+		{"enormous policy window is capped", map[string]string{"RateLimit-Policy": `"x";q=1;w=99999999999`}, 200, guarded(5 * time.Second)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
