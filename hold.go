@@ -20,7 +20,7 @@ type hold struct {
 	// admission and its response headers; probe says it is the host's
 	// first contact.
 	host       *hostState
-	admitted   bool // the host's feedback admitted it (see hosts.admit)
+	admitted   bool // counted in flight by its host (see hosts.spend)
 	probe      bool
 	hostPermit semaphore.KeyedPermit
 	permit     semaphore.Permit
