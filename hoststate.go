@@ -32,9 +32,10 @@ type hostState struct {
 	refs int
 	// known is set once a response from the host has been seen; until
 	// then one probe goes alone and the others wait for probeDone.
-	known     bool
-	probing   bool
-	probeDone chan struct{}
+	known      bool
+	probing    bool
+	probeDone  chan struct{}
+	probeSince time.Time
 	// inflight counts attempts admitted whose response headers have not
 	// arrived: a policy learned now must count them, since the server does.
 	inflight int
@@ -117,10 +118,10 @@ func (hs *hosts) admit(ctx context.Context, host string, st *hostState) (learned
 		var wait <-chan struct{}
 		until := st.blockedUntil(now)
 		switch {
-		case !st.known && st.probing:
-			wait = st.probeDone
-		case !st.known:
-			st.probing, st.probeDone, probe = true, make(chan struct{}), true
+		case !st.known && st.probing && now.Before(st.probeSince.Add(firstContactWait)):
+			wait, until = st.probeDone, st.probeSince.Add(firstContactWait)
+		case !st.known && !st.probing:
+			st.probing, st.probeDone, st.probeSince, probe = true, make(chan struct{}), now, true
 		}
 		if wait == nil && until.IsZero() {
 			learned = st.learned
@@ -166,24 +167,27 @@ func (hs *hosts) spend(st *hostState) bool {
 	return true
 }
 
-// wait blocks until the probe answers, or until the pause ends. A caller
-// whose deadline falls before the pause ends fails at once.
+// firstContactWait bounds how long the callers of a new host wait for
+// its first request's response headers: a first request to a slow
+// endpoint (a report, a long poll) must not hold the whole host back.
+// After it, they go on under whatever limits are known.
+const firstContactWait = 2 * time.Second
+
+// wait blocks until the probe answers, or until the instant until: the end
+// of a pause, or of the wait for a probe. A caller whose deadline falls
+// before a pause ends fails at once.
 func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, until, now time.Time) error {
 	queue, err := admit.Enter(ctx)
 	if err != nil {
 		return fmt.Errorf("throttle: waiting for host %s: %w", host, err)
 	}
 	defer queue.Leave()
-	var timer <-chan time.Time
-	if probe == nil {
-		if d, ok := ctx.Deadline(); ok && d.Before(until) {
-			return fmt.Errorf("throttle: host %s is paused for %v, past the context deadline: %w",
-				host, until.Sub(now).Round(time.Millisecond), hostPausedDeadline)
-		}
-		c, stop := hs.clock.NewTimer(until.Sub(now))
-		defer stop()
-		timer = c
+	if d, ok := ctx.Deadline(); ok && probe == nil && d.Before(until) {
+		return fmt.Errorf("throttle: host %s is paused for %v, past the context deadline: %w",
+			host, until.Sub(now).Round(time.Millisecond), hostPausedDeadline)
 	}
+	timer, stop := hs.clock.NewTimer(until.Sub(now))
+	defer stop()
 	select {
 	case <-probe:
 	case <-timer:
@@ -210,7 +214,8 @@ func (hs *hosts) finish(st *hostState, resp *http.Response, probe, admitted bool
 		hs.observeLocked(st, &sig, now)
 	}
 	if probe && st.probing {
-		st.known = resp != nil
+		// With headers seen, observeLocked has made the host known;
+		// without, it stays unknown and the next caller probes.
 		st.probing = false
 		close(st.probeDone)
 	}

@@ -355,3 +355,28 @@ func TestPauseArrivingWhileWaitingGivesBack(t *testing.T) {
 	require.NoError(t, <-third)
 	require.EqualValues(t, 3, hostA.count.Load())
 }
+
+// A first request whose headers are slow to come holds the others of its
+// host back for at most firstContactWait.
+func TestSlowFirstContactDoesNotHoldTheHost(t *testing.T) {
+	fake := clock.NewFake(t0)
+	release := make(chan struct{})
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+	})
+	s := newTestSession(t, WithClock(fake))
+	slow := make(chan error, 1)
+	go func() { _, err := getOne(context.Background(), s, rec.URL+"/slow"); slow <- err }()
+	waitFor(t, "the first request in the handler", func() bool { return rec.active.Load() == 1 })
+
+	wait := getAll(context.Background(), s, rec.URL+"/fast", 3)
+	waitFor(t, "3 callers waiting for the first contact", func() bool { return s.Stats().Waiting == 3 })
+	fake.Advance(firstContactWait - time.Millisecond)
+	require.EqualValues(t, 1, rec.count.Load(), "went before the first contact answered or timed out")
+	fake.Advance(time.Millisecond)
+	noErrors(t, wait())
+	close(release)
+	require.NoError(t, <-slow)
+}

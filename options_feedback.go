@@ -23,7 +23,8 @@ const defaultMaxPause = 10 * time.Minute
 //     the host, on top of any limit of yours, so a server can only tighten
 //     your limits, never loosen them;
 //   - first contact: until a host has answered once, its first request goes
-//     alone and the others wait for its response headers.
+//     alone and the others wait for its response headers, for at most 2 s
+//     (a first request to a slow endpoint must not hold the host back).
 //
 // Malformed fields are ignored, and every pause is capped by WithMaxPause.
 func WithServerFeedback(on bool) Option {
