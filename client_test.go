@@ -167,6 +167,30 @@ func TestSlotHeldUntilBodyClosed(t *testing.T) {
 	drain(second)
 }
 
+// A per-host override alone limits that host and no other.
+func TestHostConcurrencyOverrideOnly(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-release
+	}
+	limited, free := newRecorder(t, handler), newRecorder(t, handler)
+	s := newTestSession(t, WithHostConcurrencyFor(strings.TrimPrefix(limited.URL, "http://"), 1))
+
+	waitLimited := getAll(context.Background(), s, limited.URL, 3)
+	waitFree := getAll(context.Background(), s, free.URL, 3)
+	waitFor(t, "1 in the limited host, 3 in the other", func() bool {
+		return limited.active.Load() == 1 && free.active.Load() == 3 && s.Stats().Waiting == 2
+	})
+	once.Do(func() { close(release) })
+	noErrors(t, waitLimited())
+	noErrors(t, waitFree())
+	require.EqualValues(t, 1, limited.maxActive.Load())
+}
+
 func TestSlotReleasedAtEOF(t *testing.T) {
 	rec := newRecorder(t, nil)
 	s := newTestSession(t, WithMaxConcurrency(1))
@@ -249,13 +273,18 @@ func TestRetryPolicy(t *testing.T) {
 		{"POST retried on 429", http.MethodPost, 429, 3, true},
 		{"GET not retried on 404", http.MethodGet, 404, 1, false},
 		{"GET not retried on 501", http.MethodGet, 501, 1, false},
+		{"POST with Idempotency-Key retried on 503", "POST+key", 503, 3, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.status) })
 			s := newTestSession(t, WithRetry(RetryPolicy{MaxRetries: 2, MinWait: time.Millisecond, MaxWait: time.Millisecond}))
-			req, err := http.NewRequest(tc.method, rec.URL, strings.NewReader("body"))
+			method, withKey := strings.CutSuffix(tc.method, "+key")
+			req, err := http.NewRequest(method, rec.URL, strings.NewReader("body"))
 			require.NoError(t, err)
+			if withKey {
+				req.Header.Set("Idempotency-Key", "k-1")
+			}
 			resp, err := s.Do(req)
 			require.EqualValues(t, tc.attempts, rec.count.Load())
 			if !tc.wantErr {

@@ -68,8 +68,7 @@ func (hs *hosts) enter(ctx context.Context, host string) (st *hostState, learned
 		hs.m[host] = st
 	}
 	st.refs++
-	hs.mu.Unlock()
-	if learned, probe, err = hs.admit(ctx, host, st); err != nil {
+	if learned, probe, err = hs.admitLocked(ctx, host, st); err != nil {
 		hs.finish(st, nil, false, false)
 		return nil, nil, false, err
 	}
@@ -105,15 +104,15 @@ func (st *hostState) idleAt(now time.Time) bool {
 	return true
 }
 
-// admit waits until the host may be sent to: the first-contact probe has
+// admitLocked waits until the host may be sent to: the first-contact probe has
 // answered (or this caller becomes the probe), no pause is running, and
 // the stated budget has room. It returns the learned windows to take a
 // token from, and whether this caller is the probe. It spends nothing:
 // the caller still waits for slots and tokens, and spend, called once it
-// has them all, checks again and spends.
-func (hs *hosts) admit(ctx context.Context, host string, st *hostState) (learned []*ratelimit.Window, probe bool, err error) {
+// has them all, checks again and spends. It is called with hs.mu held
+// (enter's lock serves its first look) and returns with it released.
+func (hs *hosts) admitLocked(ctx context.Context, host string, st *hostState) (learned []*ratelimit.Window, probe bool, err error) {
 	for {
-		hs.mu.Lock()
 		now := hs.clock.Now()
 		var wait <-chan struct{}
 		until := st.blockedUntil(now)
@@ -132,6 +131,7 @@ func (hs *hosts) admit(ctx context.Context, host string, st *hostState) (learned
 		if err := hs.wait(ctx, host, wait, until, now); err != nil {
 			return nil, false, err
 		}
+		hs.mu.Lock()
 	}
 }
 

@@ -1,7 +1,6 @@
 package throttle
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -11,17 +10,12 @@ import (
 
 // newHostSlots builds the per-host concurrency limit: the
 // WithHostConcurrencyFor overrides, and WithHostConcurrency for every
-// other host (a host with neither is given an effectively unlimited
-// semaphore, so that overrides alone work).
+// other host. Hosts with neither never reach it (see hostScope).
 func newHostSlots(c *config) (*semaphore.Keyed, error) {
 	if c.hostConc == 0 && len(c.hostConcFor) == 0 {
 		return nil, nil
 	}
-	def := int64(c.hostConc)
-	if def == 0 {
-		def = unlimitedSlots
-	}
-	overrides := c.hostConcFor
+	def, overrides := int64(c.hostConc), c.hostConcFor
 	k, err := semaphore.NewKeyed(func(host string) int64 {
 		if n, ok := overrides[host]; ok {
 			return int64(n)
@@ -34,12 +28,9 @@ func newHostSlots(c *config) (*semaphore.Keyed, error) {
 	return k, nil
 }
 
-// unlimitedSlots stands for "no limit" where a semaphore is needed anyway.
-const unlimitedSlots = 1 << 40
-
 // newHostRate builds the per-host rate limit: strict windows, one per
 // host, from the WithRateLimitFor overrides and WithHostRateLimit. Hosts
-// with neither are not limited.
+// with neither never reach it (see hostScope).
 func newHostRate(c *config) (*ratelimit.Keyed, error) {
 	if c.hostRate.n == 0 && len(c.hostRates) == 0 {
 		return nil, nil
@@ -49,9 +40,6 @@ func newHostRate(c *config) (*ratelimit.Keyed, error) {
 		spec, ok := overrides[host]
 		if !ok {
 			spec = def
-		}
-		if spec.n == 0 {
-			return unlimited{}, nil
 		}
 		return ratelimit.NewWindow(spec.n, guarded(spec.per), ratelimit.WithClock(clk))
 	}, ratelimit.WithClock(clk))
@@ -104,14 +92,21 @@ func byteBurst(bytesPerSecond int64) int {
 	return int(b)
 }
 
-// unlimited is a Limiter that never waits: the keyed rate limit gives it
-// to hosts that have no limit of their own.
-type unlimited struct{}
+// hostScope says which hosts a keyed limit applies to: every host when a
+// default is set, otherwise only the hosts with an override. Hosts outside
+// it skip the keyed limit altogether: no map entry, no grant.
+type hostScope[T any] struct {
+	all       bool
+	overrides map[string]T
+}
 
-func (unlimited) Acquire(ctx context.Context, n int) error { return ctx.Err() }
-
-// IdleAt reports true: an unlimited entry keeps no state worth keeping.
-func (unlimited) IdleAt(time.Time) bool { return true }
+func (s hostScope[T]) has(host string) bool {
+	if s.all {
+		return true
+	}
+	_, ok := s.overrides[host]
+	return ok
+}
 
 // guarded lengthens a window by a guard of 1% (at most 10 ms), so that
 // "at most n in any window of per" holds where the server counts, not
@@ -124,4 +119,5 @@ func guarded(per time.Duration) time.Duration {
 	return per + min(per/100, windowGuardMax)
 }
 
-var windowGuardMax = 10 * time.Millisecond
+// windowGuardMax caps the guard of long windows.
+const windowGuardMax = 10 * time.Millisecond

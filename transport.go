@@ -35,7 +35,9 @@ type Transport struct {
 	clock ratelimit.Clock
 
 	hostSlots *semaphore.Keyed     // per-host concurrency; nil if none
+	slotHosts hostScope[int]       // the hosts hostSlots applies to
 	hostRate  *ratelimit.Keyed     // per-host rate; nil if none
+	rateHosts hostScope[rateSpec]  // the hosts hostRate applies to
 	slots     *semaphore.Throttler // session-wide concurrency; nil if none
 	rate      *ratelimit.Window    // session-wide rate; nil if none
 	pace      *ratelimit.Bucket    // pacing on top of rate; nil if none
@@ -90,6 +92,8 @@ func newTransport(c *config) (*Transport, error) {
 		t.base = defaultBase(c)
 	}
 	var err error
+	t.slotHosts = hostScope[int]{all: c.hostConc > 0, overrides: c.hostConcFor}
+	t.rateHosts = hostScope[rateSpec]{all: c.hostRate.n > 0, overrides: c.hostRates}
 	if t.hostSlots, err = newHostSlots(c); err != nil {
 		return nil, err
 	}
@@ -192,12 +196,12 @@ func (t *Transport) acquireHost(ctx context.Context, host string, h *hold) (err 
 			return err
 		}
 	}
-	if t.hostSlots != nil {
+	if t.hostSlots != nil && t.slotHosts.has(host) {
 		if h.hostPermit, err = t.hostSlots.Acquire(ctx, host, 1); err != nil {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", host, err)
 		}
 	}
-	if t.hostRate != nil {
+	if t.hostRate != nil && t.rateHosts.has(host) {
 		g, err := t.hostRate.Reserve(ctx, host, 1)
 		if err != nil {
 			return fmt.Errorf("throttle: waiting for the rate limit of host %s: %w", host, err)
