@@ -124,9 +124,8 @@ func TestBurstOneSpacesStarts(t *testing.T) {
 // Semantic 3: two hosts each serve exactly their limit at once, in
 // parallel with each other; a slot is held until the body is closed.
 func TestHostConcurrencyPerHost(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	release, open := newLatch()
+	defer open()
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		// Headers first, so the first contact with each host completes
 		// and the others may follow it; then hold the body open.
@@ -140,9 +139,11 @@ func TestHostConcurrencyPerHost(t *testing.T) {
 	waitA := getAll(context.Background(), s, a.URL, 10)
 	waitB := getAll(context.Background(), s, b.URL, 10)
 	waitFor(t, "3 in each handler", func() bool { return a.active.Load() == 3 && b.active.Load() == 3 })
-	require.EqualValues(t, 6, s.Stats().InFlight)
-	require.EqualValues(t, 14, s.Stats().Waiting)
-	once.Do(func() { close(release) })
+	waitFor(t, "6 in flight and 14 waiting", func() bool {
+		st := s.Stats()
+		return st.InFlight == 6 && st.Waiting == 14
+	})
+	open()
 	noErrors(t, waitA())
 	noErrors(t, waitB())
 	require.EqualValues(t, 3, a.maxActive.Load())
@@ -169,9 +170,8 @@ func TestSlotHeldUntilBodyClosed(t *testing.T) {
 
 // A per-host override alone limits that host and no other.
 func TestHostConcurrencyOverrideOnly(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	release, open := newLatch()
+	defer open()
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
@@ -185,7 +185,7 @@ func TestHostConcurrencyOverrideOnly(t *testing.T) {
 	waitFor(t, "1 in the limited host, 3 in the other", func() bool {
 		return limited.active.Load() == 1 && free.active.Load() == 3 && s.Stats().Waiting == 2
 	})
-	once.Do(func() { close(release) })
+	open()
 	noErrors(t, waitLimited())
 	noErrors(t, waitFree())
 	require.EqualValues(t, 1, limited.maxActive.Load())
@@ -351,14 +351,14 @@ func TestRetryAfterHonouredButNotPastDeadline(t *testing.T) {
 
 // Semantic 8: WithTimeout bounds the attempt, not the wait for limits.
 func TestTimeoutCountsFromSend(t *testing.T) {
-	release := make(chan struct{})
+	release, open := newLatch()
+	defer open()
 	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			<-release
 		}
 		io.WriteString(w, "a body, so the slot is held until it is read")
 	})
-	defer close(release)
 	s := newTestSession(t, WithHostConcurrency(1), WithTimeout(300*time.Millisecond))
 
 	hog, err := s.Get(context.Background(), rec.URL) // holds the only slot

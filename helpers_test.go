@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-throttle/throttle/internal/testserver"
 )
 
 // recorder is a test server that records when each request arrived and
@@ -27,8 +29,7 @@ type recorder struct {
 func newRecorder(t *testing.T, handle func(w http.ResponseWriter, r *http.Request)) *recorder {
 	t.Helper()
 	rec := &recorder{handle: handle}
-	rec.Server = httptest.NewServer(http.HandlerFunc(rec.serve))
-	t.Cleanup(rec.Close)
+	rec.Server = testserver.Start(t, http.HandlerFunc(rec.serve))
 	return rec
 }
 
@@ -86,4 +87,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+}
+
+// newLatch returns a channel that handlers block on and a function that
+// opens it, which may be called more than once. Tests defer the opener,
+// so that a failed assertion releases the handlers before the server's
+// cleanup waits for them (deferred calls run before t.Cleanup's).
+func newLatch() (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	return ch, func() { once.Do(func() { close(ch) }) }
 }

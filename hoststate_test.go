@@ -270,7 +270,8 @@ func TestPriorityOvertakes(t *testing.T) {
 
 // Consumer share: no consumer holds more than its fraction of the slots.
 func TestConsumerShare(t *testing.T) {
-	release := make(chan struct{})
+	release, open := newLatch()
+	defer open()
 	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
@@ -284,7 +285,7 @@ func TestConsumerShare(t *testing.T) {
 	status, err := getOne(WithConsumer(context.Background(), "interactive"), s, rec.URL+"?c=interactive")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)
-	close(release)
+	open()
 	noErrors(t, bulk())
 	require.EqualValues(t, 6, rec.maxActive.Load(), "bulk at its share of 5, plus the interactive call")
 }
@@ -292,7 +293,8 @@ func TestConsumerShare(t *testing.T) {
 // Priority share: low-priority callers together hold at most their share
 // of the slots, so a reserve stays free for higher priorities.
 func TestPriorityShareKeepsReserve(t *testing.T) {
-	release := make(chan struct{})
+	release, open := newLatch()
+	defer open()
 	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
@@ -308,7 +310,7 @@ func TestPriorityShareKeepsReserve(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, status)
 	}
-	close(release)
+	open()
 	noErrors(t, low())
 }
 
@@ -318,7 +320,8 @@ func TestPriorityShareKeepsReserve(t *testing.T) {
 // never holds what the other hosts share.
 func TestPauseArrivingWhileWaitingGivesBack(t *testing.T) {
 	fake := clock.NewFake(t0)
-	respond := make(chan struct{})
+	respond, letRespond := newLatch()
+	defer letRespond()
 	var calls atomic.Int64
 	hostA := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 2 {
@@ -338,7 +341,7 @@ func TestPauseArrivingWhileWaitingGivesBack(t *testing.T) {
 	third := make(chan error, 1)
 	go func() { _, err := getOne(context.Background(), s, hostA.URL); third <- err }()
 	waitFor(t, "the third request waiting for a token", func() bool { return s.Stats().Waiting == 1 })
-	close(respond) // host A is paused for 10 s while the third request waits
+	letRespond() // host A is paused for 10 s while the third request waits
 	require.NoError(t, <-first)
 
 	// Both tokens free up. The third request must give its token back, so
@@ -360,7 +363,8 @@ func TestPauseArrivingWhileWaitingGivesBack(t *testing.T) {
 // host back for at most firstContactWait.
 func TestSlowFirstContactDoesNotHoldTheHost(t *testing.T) {
 	fake := clock.NewFake(t0)
-	release := make(chan struct{})
+	release, open := newLatch()
+	defer open()
 	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			<-release
@@ -377,6 +381,6 @@ func TestSlowFirstContactDoesNotHoldTheHost(t *testing.T) {
 	require.EqualValues(t, 1, rec.count.Load(), "went before the first contact answered or timed out")
 	fake.Advance(time.Millisecond)
 	noErrors(t, wait())
-	close(release)
+	open()
 	require.NoError(t, <-slow)
 }

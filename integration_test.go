@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle"
+	"github.com/go-throttle/throttle/internal/testserver"
 	"github.com/go-throttle/throttle/middleware"
 	"github.com/stretchr/testify/require"
 )
@@ -23,14 +24,13 @@ func throttledServer(t *testing.T, opts ...middleware.Option) (*httptest.Server,
 	require.NoError(t, err)
 	var rejected atomic.Int64
 	h := mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testserver.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := &statusRecorder{ResponseWriter: w}
 		h.ServeHTTP(rw, r)
 		if rw.status == http.StatusTooManyRequests {
 			rejected.Add(1)
 		}
 	}))
-	t.Cleanup(srv.Close)
 	return srv, &rejected
 }
 

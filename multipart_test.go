@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/go-throttle/throttle"
+	"github.com/go-throttle/throttle/internal/testserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -39,7 +40,7 @@ type rbodyFile struct {
 func newRbodyFormServer(t *testing.T) (*httptest.Server, <-chan rbodyForm) {
 	t.Helper()
 	forms := make(chan rbodyForm, 8)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testserver.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := rbodyForm{ContentLength: r.ContentLength, TransferEncoding: r.TransferEncoding}
 		defer func() { forms <- f }()
 		if f.Err = r.ParseMultipartForm(1 << 20); f.Err != nil {
@@ -66,7 +67,6 @@ func newRbodyFormServer(t *testing.T) (*httptest.Server, <-chan rbodyForm) {
 			}
 		}
 	}))
-	t.Cleanup(srv.Close)
 	return srv, forms
 }
 

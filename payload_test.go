@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle"
+	"github.com/go-throttle/throttle/internal/testserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -42,8 +43,7 @@ type rbodyServer struct {
 func newRbodyServer(t *testing.T, statuses ...int) *rbodyServer {
 	t.Helper()
 	s := &rbodyServer{statuses: statuses}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Server = testserver.Start(t, http.HandlerFunc(s.serve))
 	return s
 }
 
@@ -457,10 +457,9 @@ func TestPayloadCloseUnblocksRead(t *testing.T) {
 func TestPayloadDownloadLimit(t *testing.T) {
 	const size = 512 << 10
 	data := rbodyData(size)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testserver.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(data)
 	}))
-	t.Cleanup(srv.Close)
 	s := newRbodySession(t, throttle.WithDownloadLimit(256<<10))
 
 	start := time.Now()

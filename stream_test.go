@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle"
+	"github.com/go-throttle/throttle/internal/testserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,7 +86,7 @@ func TestStreamLargeUploadKeepsMemoryFlat(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			var received atomic.Int64
 			var chunked atomic.Bool
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testserver.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				chunked.Store(len(r.TransferEncoding) == 1 && r.TransferEncoding[0] == "chunked")
 				n, err := io.Copy(io.Discard, r.Body)
 				received.Store(n)
@@ -94,7 +94,6 @@ func TestStreamLargeUploadKeepsMemoryFlat(t *testing.T) {
 					http.Error(w, err.Error(), http.StatusBadRequest)
 				}
 			}))
-			t.Cleanup(srv.Close)
 			s, err := throttle.NewSession()
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-throttle/throttle/internal/testserver"
 	"github.com/go-throttle/throttle/middleware"
 )
 
@@ -50,8 +51,7 @@ func serve(t *testing.T, h http.Handler, opts ...middleware.Option) (*middleware
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	srv := httptest.NewServer(th.Wrap(h))
-	t.Cleanup(srv.Close)
+	srv := testserver.Start(t, th.Wrap(h))
 	return th, srv
 }
 
