@@ -227,7 +227,7 @@ func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
 		err = ue.Err // the Session's own http.Client adds its own
 	}
 	if re, ok := err.(*RetryError); ok {
-		re.Method, re.URL = req.Method, req.URL.Redacted()
+		re.Method, re.URL = req.Method, redactURL(req.URL)
 		if ue, ok := re.Err.(*url.Error); ok {
 			re.Err = ue.Err
 		}

@@ -55,8 +55,14 @@ func invalidOption(option string, value any, problem string) error {
 // retries were made: it names the attempts made and the last status seen,
 // and wraps the last error (if any), so errors.Is and errors.As see through
 // it. go-retryablehttp's own final error hides the status (its issue #212).
+//
+// It reaches the caller inside the *url.Error that http.Client returns,
+// which already names the method and the URL, so Error does not repeat
+// them.
 type RetryError struct {
-	Method   string
+	Method string
+	// URL is the request's URL with its password and credential query
+	// values redacted (see Session.Do), safe to log.
 	URL      string
 	Attempts int
 	// StatusCode is the last response's status, or 0 if the last attempt
@@ -69,7 +75,7 @@ type RetryError struct {
 
 // Error describes the final outcome.
 func (e *RetryError) Error() string {
-	msg := fmt.Sprintf("throttle: %s %s: giving up after %d attempt(s)", e.Method, e.URL, e.Attempts)
+	msg := fmt.Sprintf("throttle: giving up after %d attempt(s)", e.Attempts)
 	if e.StatusCode != 0 {
 		msg += fmt.Sprintf(", last status %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	}

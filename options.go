@@ -303,11 +303,24 @@ func WithBaseURL(base string) Option {
 }
 
 // WithHeader adds a header sent with every request that does not set that
-// header itself.
+// header itself. Redirects treat it as one the caller set on the request:
+// as net/http's Client does, a credential (Authorization, Cookie, Cookie2,
+// Proxy-Authorization, WWW-Authenticate, Proxy-Authenticate) follows a
+// redirect only to the first request's host and its subdomains, whatever
+// the port, and the Content-* headers are dropped once a 301, 302 or 303
+// drops the body. This holds for Session.Do and its verbs and for the
+// clients of HTTPClient alike.
+//
+// A key that is not a valid header name, or a value with a control
+// character (CR, LF, NUL; a tab is allowed), is an error wrapping
+// ErrInvalidOption; the error names the key but never shows the value.
 func WithHeader(key, value string) Option {
 	return sessionOption("WithHeader", func(c *config) error {
-		if key == "" {
-			return invalidOption("WithHeader", quote(key), "key must not be empty")
+		if problem := headerNameProblem(key); problem != "" {
+			return invalidOption("WithHeader", quote(key), problem)
+		}
+		if problem := headerValueProblem(value); problem != "" {
+			return invalidOption("WithHeader", quote(key)+", ...", problem)
 		}
 		if c.headers == nil {
 			c.headers = make(http.Header)

@@ -1,26 +1,48 @@
 package throttle
 
 import (
-	"fmt"
 	"net/http"
 )
 
 // sessionRoundTripper is the Session as an http.RoundTripper: one
-// redirect hop, with the session's headers, limits and retries. Both the
-// Session's own http.Client and HTTPClient's clients send through it.
-type sessionRoundTripper struct{ s *Session }
+// redirect hop, with the session's limits and retries. Both the Session's
+// own http.Client and HTTPClient's clients send through it.
+type sessionRoundTripper struct {
+	s *Session
+	// addHeaders is set for HTTPClient's clients: their callers' requests
+	// do not carry the session's headers (Session.Do adds them before its
+	// client sees the request), so each hop gets them here, under
+	// net/http's redirect rules.
+	addHeaders bool
+}
 
 // RoundTrip sends one hop. A replayable body is reopened for each attempt;
 // a one-shot stream is sent once, outside the retry loop, and if the
 // policy would have retried it the caller gets a NotReplayableError.
-// req.Body is closed in every case.
+// req.Body is closed in every case. The response's Request is the hop's
+// request, as net/http's Transport sets it; redirectHeaders relies on it.
+//
+// Its errors do not name the URL: http.Client wraps each in a *url.Error
+// that does.
 func (rt sessionRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	s := rt.s
 	if s.closed.Load() {
 		closeRequestBody(req)
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL, ErrClosed)
+		return nil, ErrClosed
 	}
-	req = s.withHeaders(req)
+	if rt.addHeaders {
+		req = s.withHeaders(req, redirectHeaders(req))
+	}
+	resp, err := rt.send(req)
+	if resp != nil {
+		resp.Request = req
+	}
+	return resp, err
+}
+
+// send runs one hop through the retry layer, if there is one.
+func (rt sessionRoundTripper) send(req *http.Request) (*http.Response, error) {
+	s := rt.s
 	if s.retry == nil {
 		return s.transport.RoundTrip(req)
 	}
@@ -54,34 +76,6 @@ func (s *Session) sendOnce(req *http.Request) (*http.Response, error) {
 		return nil, checkErr
 	}
 	return resp, err
-}
-
-// withHeaders returns req with the session's default headers added where
-// req does not set them: a copy, since a RoundTripper must not modify its
-// request.
-func (s *Session) withHeaders(req *http.Request) *http.Request {
-	defaults := s.cfg.headers
-	missing := false
-	for k := range defaults {
-		if _, ok := req.Header[k]; !ok {
-			missing = true
-			break
-		}
-	}
-	if !missing {
-		return req
-	}
-	r2 := *req
-	r2.Header = req.Header.Clone()
-	if r2.Header == nil {
-		r2.Header = make(http.Header, len(defaults))
-	}
-	for k, vs := range defaults {
-		if _, ok := r2.Header[k]; !ok {
-			r2.Header[k] = vs
-		}
-	}
-	return &r2
 }
 
 // CloseIdleConnections closes the session's idle connections.

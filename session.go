@@ -2,9 +2,9 @@ package throttle
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 )
 
@@ -51,23 +51,31 @@ func NewSession(opts ...Option) (*Session, error) {
 	if c.retry != nil {
 		s.retry = newRetryLayer(*c.retry, t)
 	}
-	s.client = &http.Client{Transport: sessionRoundTripper{s}}
+	s.client = &http.Client{Transport: sessionRoundTripper{s: s}}
 	return s, nil
 }
 
 // Do sends req through the session's limits and retry policy, following
 // redirects as an http.Client does. A relative URL is resolved against
-// WithBaseURL; WithHeader's headers are added where req does not set them.
+// WithBaseURL; WithHeader's headers are added where req does not set them,
+// to a copy of req, before redirects are followed, so they follow
+// net/http's redirect rules as req's own headers do.
 //
 // Do keeps http.Client.Do's rules about bodies: a nil error means a
 // non-nil response whose Body the caller must close (an attempt holds its
 // slots until its body is read to EOF or closed), and req.Body is always
 // closed, on errors too. Every call gets exactly one outcome, a response
 // or an error. After Close, Do fails with an error wrapping ErrClosed.
+//
+// As with http.Client.Do, an error is a *url.Error, which names the URL
+// once. Its URL is redacted: the password is replaced, and so are the
+// values of query parameters named as credentials (key, api_key, apikey,
+// token, access_token, sig, signature, password, secret, client_secret
+// and a few more, in any case), which read "REDACTED".
 func (s *Session) Do(req *http.Request) (*http.Response, error) {
 	if s.closed.Load() {
 		closeRequestBody(req)
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL, ErrClosed)
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: redactURL(req.URL), Err: ErrClosed}
 	}
 	if s.cfg.baseURL != nil && req.URL != nil && !req.URL.IsAbs() {
 		r2 := *req
@@ -75,7 +83,11 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 		r2.Host = ""
 		req = &r2
 	}
-	return s.client.Do(req)
+	resp, err := s.client.Do(s.withHeaders(req, redirectDrop{}))
+	if ue, ok := err.(*url.Error); ok {
+		ue.URL = redactURLString(ue.URL) // http.Client hides only the password
+	}
+	return resp, err
 }
 
 // Get sends a GET request to url.
@@ -171,8 +183,12 @@ func (b ownedBody) Close() error {
 // limits, retries and default headers. Give it to any SDK that takes an
 // *http.Client and that SDK is throttled too. Its CloseIdleConnections
 // closes the session's idle connections.
+//
+// The default headers go on each hop under the rules net/http applies to
+// a request's own headers (see WithHeader). The client's errors are built
+// by net/http: their URL hides the password but not the query.
 func (s *Session) HTTPClient() *http.Client {
-	return &http.Client{Transport: sessionRoundTripper{s}}
+	return &http.Client{Transport: sessionRoundTripper{s: s, addHeaders: true}}
 }
 
 // Transport returns the session's Transport: its limits without retries.
