@@ -2,8 +2,10 @@ package throttle
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -236,10 +238,11 @@ func WithTimeout(d time.Duration) Option {
 
 // WithLimiter adds a limiter that every attempt also waits on, for one
 // unit, after the session's own limits: a custom or distributed limiter.
+// l must not be nil, nor hold a nil pointer, map or func.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return option(func(c *config) error {
-		if l == nil {
-			return invalidOption("WithLimiter", "nil", "limiter must not be nil")
+		if err := nilArg("WithLimiter", "", l); err != nil {
+			return err
 		}
 		c.limiters = append(c.limiters, l)
 		return nil
@@ -247,11 +250,12 @@ func WithLimiter(l ratelimit.Limiter) Option {
 }
 
 // WithClock sets the clock the limiters read and wait on. Tests use it
-// with a fake clock; the default is the wall clock.
+// with a fake clock; the default is the wall clock. clk must not be nil,
+// nor hold a nil pointer, map or func.
 func WithClock(clk ratelimit.Clock) Option {
 	return option(func(c *config) error {
-		if clk == nil {
-			return invalidOption("WithClock", "nil", "clock must not be nil")
+		if err := nilArg("WithClock", "", clk); err != nil {
+			return err
 		}
 		c.clock = clk
 		return nil
@@ -260,11 +264,12 @@ func WithClock(clk ratelimit.Clock) Option {
 
 // WithTransport sets the RoundTripper that sends each attempt once it has
 // passed every limit. The default behaves as http.DefaultTransport. It is a
-// Session option; NewTransport takes its base as an argument instead.
+// Session option; NewTransport takes its base as an argument instead. rt
+// must not be nil, nor hold a nil pointer, map or func.
 func WithTransport(rt http.RoundTripper) Option {
 	return sessionOption("WithTransport", func(c *config) error {
-		if rt == nil {
-			return invalidOption("WithTransport", "nil", "transport must not be nil")
+		if err := nilArg("WithTransport", "", rt); err != nil {
+			return err
 		}
 		c.base = rt
 		return nil
@@ -322,6 +327,39 @@ func sessionOption(name string, apply func(*config) error) Option {
 		c.sessionOnly = append(c.sessionOnly, name)
 		return apply(c)
 	})
+}
+
+// nilArg refuses v, the argument called arg (empty for an option's only
+// argument) of option, if it is nil or an interface holding a nil
+// pointer, map, func or channel: its methods would dereference nil at the
+// first request or at Close, far from the mistake. The error names the
+// dynamic type, as in "WithLimiter((*ratelimit.Window)(nil))". Reflection
+// runs at construction only.
+func nilArg(option, arg string, v any) error {
+	if !isNil(v) {
+		return nil
+	}
+	value := "nil"
+	if v != nil {
+		value = fmt.Sprintf("(%T)(nil)", v)
+	}
+	if arg != "" {
+		value = arg + "=" + value
+	}
+	return invalidOption(option, value, "must not be nil")
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, func or
+// channel. A nil slice is not reported: ranging over it is safe.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 func hostOption(name, host string) (string, error) {
