@@ -130,9 +130,24 @@ func WithHostRateLimit(n int, per time.Duration) Option {
 }
 
 // WithRateLimitFor gives one host its own limit, overriding
-// WithHostRateLimit for it. The host is matched case-insensitively, with a
-// port only when it is not the scheme's default ("api.example.com",
-// "localhost:8080").
+// WithHostRateLimit for it.
+//
+// host is a host name or IP address, without scheme or path, with a port
+// when it is not 80 or 443 ("api.example.com", "localhost:8080",
+// "[::1]:8443"; a bare IPv6 address such as "::1" has no port). It is
+// normalised exactly as each request's host is, so that it names the
+// requests it is meant for: the name lower-cased, an internationalised
+// name in its ASCII form as net/http dials it ("bücher.example" is
+// "xn--bcher-kva.example"), an IPv6 address in canonical form.
+//
+// Ports 80 and 443 are a host's standard web ports and count as one host,
+// whatever the scheme: "api.example.com", "api.example.com:443" and
+// "api.example.com:80" are the same host, and its limit holds for
+// https://api.example.com, http://api.example.com and
+// http://api.example.com:443 together. Any other port names a host of its
+// own: "localhost:8080" is not "localhost:9090", nor "localhost". A host
+// that could never match a request (empty, with spaces, a scheme, a path
+// or a bad port) is an error wrapping ErrInvalidOption.
 func WithRateLimitFor(host string, n int, per time.Duration) Option {
 	return option(func(c *config) error {
 		key, err := hostOption("WithRateLimitFor", host)
@@ -360,12 +375,4 @@ func isNil(v any) bool {
 		return rv.IsNil()
 	}
 	return false
-}
-
-func hostOption(name, host string) (string, error) {
-	key := strings.ToLower(strings.TrimSpace(host))
-	if key == "" || strings.ContainsAny(key, "/ ") {
-		return "", invalidOption(name, quote(host), "host must be a host name, with a port only when it is not the default")
-	}
-	return key, nil
 }
