@@ -212,9 +212,18 @@ func WithHostConcurrencyFor(host string, n int) Option {
 	})
 }
 
-// WithUploadLimit caps all request bodies together at bytesPerSecond. It
-// holds together with each Payload's own rate. Without it, uploads are not
-// limited session-wide.
+// WithUploadLimit caps all request bodies together at bytesPerSecond,
+// charged as the base RoundTripper reads them. It holds together with each
+// Payload's own rate. Without it, uploads are not limited session-wide.
+//
+// The burst a byte limit allows: in any window of 1 s, the first one
+// included, at most bytesPerSecond plus one chunk pass, a chunk being
+// 100 ms of transfer, at most 64 KiB and at least 4 KiB (or the rate, if
+// less). Above 6.25 MiB/s
+// the limit keeps 10 ms of transfer in hand, so that a reader whose timer
+// fires late does not lose throughput, and its long-run rate is lower by
+// what it keeps beyond a chunk (at most 1%) so that the 1 s promise holds.
+// WithDownloadLimit and NewPayload allow the same burst.
 func WithUploadLimit(bytesPerSecond int64) Option {
 	return option(func(c *config) error {
 		if bytesPerSecond <= 0 {
@@ -226,7 +235,8 @@ func WithUploadLimit(bytesPerSecond int64) Option {
 }
 
 // WithDownloadLimit caps all response bodies together at bytesPerSecond,
-// charged as the caller reads them. Without it, downloads are not limited.
+// charged as the caller reads them, with the burst described at
+// WithUploadLimit. Without it, downloads are not limited.
 func WithDownloadLimit(bytesPerSecond int64) Option {
 	return option(func(c *config) error {
 		if bytesPerSecond <= 0 {
