@@ -105,12 +105,13 @@ func TestHostOverrideMatchesItsRequests(t *testing.T) {
 		name   string
 		opt    Option
 		target string
+		key    string // the host the limit is reported for
 	}{
-		{"WithRateLimitFor", WithRateLimitFor("api.example.com:443", 1, time.Hour), "https://API.example.com/items"},
-		{"WithRateLimitFor/http on 443", WithRateLimitFor("api.example.com:443", 1, time.Hour), "http://api.example.com:443/items"},
-		{"WithRateLimitFor/IDN", WithRateLimitFor("Bücher.example", 1, time.Hour), "https://xn--bcher-kva.example/"},
-		{"WithHostConcurrencyFor", WithHostConcurrencyFor("127.0.0.5:80", 1), "http://127.0.0.5/"},
-		{"WithHostConcurrencyFor/IPv6", WithHostConcurrencyFor("::1", 1), "http://[::1]:80/"},
+		{"WithRateLimitFor", WithRateLimitFor("api.example.com:443", 1, time.Hour), "https://API.example.com/items", "api.example.com"},
+		{"WithRateLimitFor/http on 443", WithRateLimitFor("api.example.com:443", 1, time.Hour), "http://api.example.com:443/items", "api.example.com"},
+		{"WithRateLimitFor/IDN", WithRateLimitFor("Bücher.example", 1, time.Hour), "https://xn--bcher-kva.example/", "xn--bcher-kva.example"},
+		{"WithHostConcurrencyFor", WithHostConcurrencyFor("127.0.0.5:80", 1), "http://127.0.0.5/", "127.0.0.5"},
+		{"WithHostConcurrencyFor/IPv6", WithHostConcurrencyFor("::1", 1), "http://[::1]:80/", "[::1]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,8 +138,8 @@ func TestHostOverrideMatchesItsRequests(t *testing.T) {
 			if resp, err := get(ctx); err == nil {
 				resp.Body.Close()
 				t.Fatalf("second request to %s passed: the option %s did not apply to it", tc.target, tc.name)
-			} else if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("second request: err = %v, want one wrapping context.DeadlineExceeded", err)
+			} else if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "of host "+tc.key+":") {
+				t.Fatalf("second request: err = %v, want one wrapping context.DeadlineExceeded from the limit of host %s", err, tc.key)
 			}
 		})
 	}
