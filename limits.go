@@ -66,31 +66,54 @@ func (t *Transport) newSessionRate(c *config) (err error) {
 	return nil
 }
 
-// newByteBucket returns a token bucket of bytesPerSecond whose burst is
-// 100 ms of transfer (at least 4 KiB, at most the rate), so that bodies
-// flow smoothly and concurrent bodies interleave; nil when the rate is 0.
-// A nil clk means the wall clock.
+// newByteBucket returns the token bucket of a byte limit of
+// bytesPerSecond, nil when the rate is 0. A nil clk means the wall clock.
+//
+// A token bucket of rate r and burst b lets through at most b + r bytes
+// in any window of 1 s, the first one included (it starts full). So that
+// every such window holds at most bytesPerSecond plus one chunk, the burst
+// is one chunk (byteChunk) and the rate is bytesPerSecond; except that a
+// reader must be able to take more than a chunk when it wakes: a timer
+// fires about a millisecond late, and at 200 MiB/s a 64 KiB burst is a
+// third of a millisecond, which would cap a 200 MiB/s body near 60 MiB/s.
+// So the burst is at least byteSlack of transfer, and whatever it holds
+// beyond a chunk is taken off the rate (at most 1%, and nothing at or
+// below 6.25 MiB/s): rate + burst stays bytesPerSecond + one chunk.
 func newByteBucket(option string, bytesPerSecond int64, clk ratelimit.Clock) (*ratelimit.Bucket, error) {
 	if bytesPerSecond == 0 {
 		return nil, nil
 	}
-	opts := []ratelimit.Option{ratelimit.WithBurst(byteBurst(bytesPerSecond))}
+	burst := byteBurst(bytesPerSecond)
+	rate := bytesPerSecond - (burst - byteChunk(bytesPerSecond))
+	opts := []ratelimit.Option{ratelimit.WithBurst(int(burst))}
 	if clk != nil {
 		opts = append(opts, ratelimit.WithClock(clk))
 	}
-	b, err := ratelimit.NewBucket(int(bytesPerSecond), time.Second, opts...)
+	b, err := ratelimit.NewBucket(int(rate), time.Second, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s(%d): %w", ErrInvalidOption, option, bytesPerSecond, err)
 	}
 	return b, nil
 }
 
-func byteBurst(bytesPerSecond int64) int {
-	b := bytesPerSecond / 10
-	b = max(b, 4<<10)
-	b = min(b, bytesPerSecond)
-	return int(b)
+// byteChunk is what a byte limit may let through beyond its rate in any
+// 1 s window: 100 ms of transfer, at least 4 KiB (at most the rate) and at
+// most 64 KiB, so that bodies flow smoothly and concurrent bodies
+// interleave.
+func byteChunk(bytesPerSecond int64) int64 {
+	return min(max(bytesPerSecond/10, 4<<10), 64<<10, bytesPerSecond)
 }
+
+// byteBurst is the burst of a byte limit's bucket: one chunk, or byteSlack
+// of transfer if that is more (see newByteBucket).
+func byteBurst(bytesPerSecond int64) int64 {
+	return max(byteChunk(bytesPerSecond), bytesPerSecond/int64(time.Second/byteSlack))
+}
+
+// byteSlack is how late a reader of a byte-limited body may come back for
+// its next chunk without losing throughput: timers on a busy machine fire
+// a millisecond or more late.
+const byteSlack = 10 * time.Millisecond
 
 // hostScope says which hosts a keyed limit applies to: every host when a
 // default is set, otherwise only the hosts with an override. Hosts outside

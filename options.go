@@ -2,8 +2,10 @@ package throttle
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -128,9 +130,24 @@ func WithHostRateLimit(n int, per time.Duration) Option {
 }
 
 // WithRateLimitFor gives one host its own limit, overriding
-// WithHostRateLimit for it. The host is matched case-insensitively, with a
-// port only when it is not the scheme's default ("api.example.com",
-// "localhost:8080").
+// WithHostRateLimit for it.
+//
+// host is a host name or IP address, without scheme or path, with a port
+// when it is not 80 or 443 ("api.example.com", "localhost:8080",
+// "[::1]:8443"; a bare IPv6 address such as "::1" has no port). It is
+// normalised exactly as each request's host is, so that it names the
+// requests it is meant for: the name lower-cased, an internationalised
+// name in its ASCII form as net/http dials it ("bücher.example" is
+// "xn--bcher-kva.example"), an IPv6 address in canonical form.
+//
+// Ports 80 and 443 are a host's standard web ports and count as one host,
+// whatever the scheme: "api.example.com", "api.example.com:443" and
+// "api.example.com:80" are the same host, and its limit holds for
+// https://api.example.com, http://api.example.com and
+// http://api.example.com:443 together. Any other port names a host of its
+// own: "localhost:8080" is not "localhost:9090", nor "localhost". A host
+// that could never match a request (empty, with spaces, a scheme, a path
+// or a bad port) is an error wrapping ErrInvalidOption.
 func WithRateLimitFor(host string, n int, per time.Duration) Option {
 	return option(func(c *config) error {
 		key, err := hostOption("WithRateLimitFor", host)
@@ -195,9 +212,18 @@ func WithHostConcurrencyFor(host string, n int) Option {
 	})
 }
 
-// WithUploadLimit caps all request bodies together at bytesPerSecond. It
-// holds together with each Payload's own rate. Without it, uploads are not
-// limited session-wide.
+// WithUploadLimit caps all request bodies together at bytesPerSecond,
+// charged as the base RoundTripper reads them. It holds together with each
+// Payload's own rate. Without it, uploads are not limited session-wide.
+//
+// The burst a byte limit allows: in any window of 1 s, the first one
+// included, at most bytesPerSecond plus one chunk pass, a chunk being
+// 100 ms of transfer, at most 64 KiB and at least 4 KiB (or the rate, if
+// less). Above 6.25 MiB/s
+// the limit keeps 10 ms of transfer in hand, so that a reader whose timer
+// fires late does not lose throughput, and its long-run rate is lower by
+// what it keeps beyond a chunk (at most 1%) so that the 1 s promise holds.
+// WithDownloadLimit and NewPayload allow the same burst.
 func WithUploadLimit(bytesPerSecond int64) Option {
 	return option(func(c *config) error {
 		if bytesPerSecond <= 0 {
@@ -209,7 +235,8 @@ func WithUploadLimit(bytesPerSecond int64) Option {
 }
 
 // WithDownloadLimit caps all response bodies together at bytesPerSecond,
-// charged as the caller reads them. Without it, downloads are not limited.
+// charged as the caller reads them, with the burst described at
+// WithUploadLimit. Without it, downloads are not limited.
 func WithDownloadLimit(bytesPerSecond int64) Option {
 	return option(func(c *config) error {
 		if bytesPerSecond <= 0 {
@@ -236,10 +263,11 @@ func WithTimeout(d time.Duration) Option {
 
 // WithLimiter adds a limiter that every attempt also waits on, for one
 // unit, after the session's own limits: a custom or distributed limiter.
+// l must not be nil, nor hold a nil pointer, map or func.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return option(func(c *config) error {
-		if l == nil {
-			return invalidOption("WithLimiter", "nil", "limiter must not be nil")
+		if err := nilArg("WithLimiter", "", l); err != nil {
+			return err
 		}
 		c.limiters = append(c.limiters, l)
 		return nil
@@ -247,11 +275,12 @@ func WithLimiter(l ratelimit.Limiter) Option {
 }
 
 // WithClock sets the clock the limiters read and wait on. Tests use it
-// with a fake clock; the default is the wall clock.
+// with a fake clock; the default is the wall clock. clk must not be nil,
+// nor hold a nil pointer, map or func.
 func WithClock(clk ratelimit.Clock) Option {
 	return option(func(c *config) error {
-		if clk == nil {
-			return invalidOption("WithClock", "nil", "clock must not be nil")
+		if err := nilArg("WithClock", "", clk); err != nil {
+			return err
 		}
 		c.clock = clk
 		return nil
@@ -260,11 +289,12 @@ func WithClock(clk ratelimit.Clock) Option {
 
 // WithTransport sets the RoundTripper that sends each attempt once it has
 // passed every limit. The default behaves as http.DefaultTransport. It is a
-// Session option; NewTransport takes its base as an argument instead.
+// Session option; NewTransport takes its base as an argument instead. rt
+// must not be nil, nor hold a nil pointer, map or func.
 func WithTransport(rt http.RoundTripper) Option {
 	return sessionOption("WithTransport", func(c *config) error {
-		if rt == nil {
-			return invalidOption("WithTransport", "nil", "transport must not be nil")
+		if err := nilArg("WithTransport", "", rt); err != nil {
+			return err
 		}
 		c.base = rt
 		return nil
@@ -337,10 +367,35 @@ func sessionOption(name string, apply func(*config) error) Option {
 	})
 }
 
-func hostOption(name, host string) (string, error) {
-	key := strings.ToLower(strings.TrimSpace(host))
-	if key == "" || strings.ContainsAny(key, "/ ") {
-		return "", invalidOption(name, quote(host), "host must be a host name, with a port only when it is not the default")
+// nilArg refuses v, the argument called arg (empty for an option's only
+// argument) of option, if it is nil or an interface holding a nil
+// pointer, map, func or channel: its methods would dereference nil at the
+// first request or at Close, far from the mistake. The error names the
+// dynamic type, as in "WithLimiter((*ratelimit.Window)(nil))". Reflection
+// runs at construction only.
+func nilArg(option, arg string, v any) error {
+	if !isNil(v) {
+		return nil
 	}
-	return key, nil
+	value := "nil"
+	if v != nil {
+		value = fmt.Sprintf("(%T)(nil)", v)
+	}
+	if arg != "" {
+		value = arg + "=" + value
+	}
+	return invalidOption(option, value, "must not be nil")
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, func or
+// channel. A nil slice is not reported: ranging over it is safe.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }

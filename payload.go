@@ -31,10 +31,11 @@ type Payload struct {
 	cur io.ReadCloser // the reader Read uses, opened on first Read
 }
 
-// NewPayload returns a body that reads r at no more than bytesPerSecond.
-// Reads are charged in chunks of at most 100 ms of transfer (at least
-// 4 KiB), so a large read never exceeds the bucket and a slow rate still
-// flows smoothly.
+// NewPayload returns a body that reads r at no more than bytesPerSecond:
+// in any window of 1 s, from the first byte, at most bytesPerSecond plus
+// one chunk of 100 ms of transfer (at least 4 KiB, at most 64 KiB), so a
+// slow rate still flows smoothly; see WithUploadLimit for the burst in
+// full. A Read never returns more than the limit can grant at once.
 func NewPayload(r io.Reader, bytesPerSecond int64) (*Payload, error) {
 	if r == nil {
 		return nil, invalidOption("NewPayload", "r=nil", "reader must not be nil")

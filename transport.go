@@ -67,9 +67,13 @@ type counters struct {
 // means a transport that behaves as http.DefaultTransport) under the
 // limits the options set. Session-only options (WithRetry, WithBaseURL,
 // WithHeader, WithTransport) are reported as errors wrapping
-// ErrInvalidOption.
+// ErrInvalidOption, and so is a base that holds a nil pointer, map or
+// func (a typed nil such as (*http.Transport)(nil)).
 func NewTransport(base http.RoundTripper, opts ...Option) (*Transport, error) {
 	c, err := newConfig(opts)
+	if base != nil && isNil(base) { // a plain nil base means the default
+		err = errors.Join(err, nilArg("NewTransport", "base", base))
+	}
 	for _, name := range c.sessionOnly {
 		err = errors.Join(err, invalidOption(name, "...", "applies to a Session, not to a Transport"))
 	}

@@ -79,8 +79,9 @@ func (b *Bucket) Limit() (n int, per time.Duration) { return b.n, b.per }
 func (b *Bucket) MaxAcquire() int { return b.burst }
 
 // Acquire blocks until n tokens are taken or ctx ends. Waiters are served
-// in arrival order. It fails at once, without waiting, if n is not positive
-// (ErrInvalid), exceeds the burst (ErrExceedsLimit), ctx is already done,
+// in arrival order. It fails at once, without waiting, if ctx is nil
+// (ErrNilContext), n is not positive (ErrInvalid), exceeds the burst
+// (ErrExceedsLimit), ctx is already done,
 // or ctx's deadline comes before the tokens could be refilled (an error
 // wrapping context.DeadlineExceeded). When ctx ends during the wait it
 // returns an error wrapping ctx.Err() and takes nothing.
@@ -101,6 +102,9 @@ func (b *Bucket) Reserve(ctx context.Context, n int) (*Grant, error) {
 
 // acquire is the body of Acquire and Reserve.
 func (b *Bucket) acquire(ctx context.Context, call string, n int, hold bool) error {
+	if ctx == nil {
+		return nilCtxError(callOp(call, n))
+	}
 	if err := checkN(call, n, b.burst); err != nil {
 		return err
 	}

@@ -34,5 +34,6 @@
 // context's deadline fails at once, without sleeping, with an error wrapping
 // context.DeadlineExceeded. A request larger than MaxAcquire fails at once
 // with [ErrExceedsLimit]. Bad arguments get an error wrapping [ErrInvalid],
-// never a panic.
+// never a panic; a nil context is one, reported with [ErrNilContext] (as
+// net/http reports "nil Context") by every call that takes a context.
 package ratelimit

@@ -18,6 +18,11 @@ var ErrInvalid = errors.New("ratelimit: invalid argument")
 // same case, golang/go#54541.)
 var ErrExceedsLimit = errors.New("ratelimit: n exceeds what the limiter can ever grant")
 
+// ErrNilContext is wrapped by the error every call that takes a context
+// returns, at once and without waiting or taking anything, when that
+// context is nil (net/http's "nil Context"). It wraps ErrInvalid.
+var ErrNilContext = fmt.Errorf("%w: nil Context", ErrInvalid)
+
 // opError is every error this package builds: "ratelimit: op: detail",
 // wrapping a sentinel or a context error so that errors.Is sees it. It is
 // built only on failure paths, so the hot paths do not allocate.
@@ -48,6 +53,11 @@ func checkN(call string, n, max int) error {
 		return &opError{op: callOp(call, n), detail: fmt.Sprintf("%v (max %d)", ErrExceedsLimit, max), err: ErrExceedsLimit}
 	}
 	return nil
+}
+
+// nilCtxError reports a call made with a nil context.
+func nilCtxError(op string) error {
+	return &opError{op: op, detail: "nil Context", err: ErrNilContext}
 }
 
 // ctxError reports a wait that ended because ctx did.

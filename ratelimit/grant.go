@@ -93,8 +93,14 @@ type reserver interface {
 // a Grant that is already committed, whose Commit and Cancel do nothing:
 // such a limiter counts the units from the Acquire.
 //
-// Errors are those of the underlying call.
+// A nil ctx is an error wrapping ErrNilContext, whatever l is; other
+// errors are those of the underlying call.
 func Reserve(ctx context.Context, l Limiter, n int) (*Grant, error) {
+	// Checked here too, not only by our limiters: a custom Limiter may
+	// dereference ctx.
+	if ctx == nil {
+		return nil, nilCtxError(callOp("Reserve", n))
+	}
 	if r, ok := l.(reserver); ok {
 		return r.Reserve(ctx, n)
 	}

@@ -69,8 +69,12 @@ func NewKeyed(newLimiter func(key string) (Limiter, error), opts ...Option) (*Ke
 }
 
 // Acquire calls Acquire on key's limiter, creating it if needed. An error
-// from newLimiter is returned wrapped, naming the key.
+// from newLimiter is returned wrapped, naming the key. A nil ctx is an
+// error wrapping ErrNilContext, before any limiter is created.
 func (k *Keyed) Acquire(ctx context.Context, key string, n int) error {
+	if ctx == nil {
+		return nilCtxError(fmt.Sprintf("Keyed.Acquire(key=%q, n=%d)", key, n))
+	}
 	e, err := k.get(key)
 	if err != nil {
 		return err
@@ -80,9 +84,12 @@ func (k *Keyed) Acquire(ctx context.Context, key string, n int) error {
 }
 
 // Reserve takes n units from key's limiter as a Grant (see the package's
-// Reserve function). While the Grant is pending the limiter is not idle,
+// Reserve function). A nil ctx is an error wrapping ErrNilContext. While the Grant is pending the limiter is not idle,
 // so the entry is kept.
 func (k *Keyed) Reserve(ctx context.Context, key string, n int) (*Grant, error) {
+	if ctx == nil {
+		return nil, nilCtxError(fmt.Sprintf("Keyed.Reserve(key=%q, n=%d)", key, n))
+	}
 	e, err := k.get(key)
 	if err != nil {
 		return nil, err

@@ -66,7 +66,9 @@ type Reader struct {
 }
 
 // NewReader returns a Reader reading from r, charging every limiter, and
-// waiting under ctx. With no limiters it only adds the ctx check.
+// waiting under ctx. With no limiters it only adds the ctx check. If ctx
+// is nil, every Read fails, reading nothing, with an error wrapping
+// ErrNilContext.
 func NewReader(ctx context.Context, r io.Reader, limiters ...Limiter) *Reader {
 	return &Reader{ctx: ctx, r: r, limiters: limiters, chunk: chunkSize(limiters)}
 }
@@ -74,6 +76,9 @@ func NewReader(ctx context.Context, r io.Reader, limiters ...Limiter) *Reader {
 // Read reads up to one chunk into p, then waits until every limiter grants
 // the bytes read. See Reader for what it returns on failure.
 func (r *Reader) Read(p []byte) (int, error) {
+	if r.ctx == nil {
+		return 0, nilCtxError("Reader.Read")
+	}
 	if err := r.ctx.Err(); err != nil {
 		return 0, &opError{op: "Reader.Read", detail: err.Error(), err: err}
 	}
@@ -110,7 +115,9 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer writing to w, charging every limiter, and
-// waiting under ctx. With no limiters it writes p whole.
+// waiting under ctx. With no limiters it writes p whole. If ctx is nil,
+// every Write fails, writing nothing, with an error wrapping
+// ErrNilContext.
 func NewWriter(ctx context.Context, w io.Writer, limiters ...Limiter) *Writer {
 	return &Writer{ctx: ctx, w: w, limiters: limiters, chunk: chunkSize(limiters)}
 }
@@ -119,6 +126,9 @@ func NewWriter(ctx context.Context, w io.Writer, limiters ...Limiter) *Writer {
 // It returns the number of bytes written and the first error; n < len(p)
 // only with an error.
 func (w *Writer) Write(p []byte) (int, error) {
+	if w.ctx == nil {
+		return 0, nilCtxError("Writer.Write")
+	}
 	written := 0
 	for len(p) > 0 {
 		c := len(p)

@@ -78,8 +78,8 @@ func (w *Window) MaxAcquire() int { return w.n }
 
 // Acquire blocks until n units are granted, counting from now, or ctx ends.
 // Waiters are served in arrival order. It fails at once, without waiting,
-// if n is not positive (ErrInvalid), exceeds MaxAcquire (ErrExceedsLimit),
-// ctx is already done, or ctx's deadline comes before the units could be
+// if ctx is nil (ErrNilContext), n is not positive (ErrInvalid), exceeds
+// MaxAcquire (ErrExceedsLimit), ctx is already done, or ctx's deadline comes before the units could be
 // granted (an error wrapping context.DeadlineExceeded). When ctx ends during
 // the wait it returns an error wrapping ctx.Err() and the Window is left
 // as if Acquire had never been called.
@@ -101,6 +101,9 @@ func (w *Window) Reserve(ctx context.Context, n int) (*Grant, error) {
 // acquire is the body of Acquire and Reserve: a fast path when no one is
 // queued and the units fit, else the FIFO wait.
 func (w *Window) acquire(ctx context.Context, call string, n int, hold bool) error {
+	if ctx == nil {
+		return nilCtxError(callOp(call, n))
+	}
 	if err := checkN(call, n, w.n); err != nil {
 		return err
 	}

@@ -27,5 +27,6 @@
 //     been called; the waiters behind it are woken if it was holding them.
 //
 // Nothing here starts a goroutine, and bad input gets an error wrapping
-// ErrInvalid, never a panic. The package does not depend on net/http.
+// ErrInvalid, never a panic: a nil context too, reported with
+// ErrNilContext (net/http's "nil Context") by every call that takes one. The package does not depend on net/http.
 package semaphore

@@ -36,6 +36,11 @@ var (
 	// share (WithPriorityShare). Both wrap ErrQuota.
 	ErrConsumerQuota = fmt.Errorf("%w: consumer share", ErrQuota)
 	ErrPriorityQuota = fmt.Errorf("%w: priority share", ErrQuota)
+
+	// ErrNilContext reports a call made with a nil context (net/http's
+	// "nil Context"). It is returned at once; nothing was taken. It wraps
+	// ErrInvalid.
+	ErrNilContext = fmt.Errorf("%w: nil Context", ErrInvalid)
 )
 
 // errQueueFullConsumer and errQueueFullPriority are ErrQueueFull for a
@@ -48,15 +53,30 @@ var (
 
 // invalidError is an ErrInvalid whose message names the argument and its
 // value exactly, without ErrInvalid's own text appended.
-type invalidError struct{ msg string }
+type invalidError struct {
+	msg string
+	err error // a sentinel wrapping ErrInvalid that says more; nil if none
+}
 
 func (e *invalidError) Error() string { return e.msg }
 
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *invalidError) Unwrap() error { return ErrInvalid }
+// Unwrap makes errors.Is(err, ErrInvalid) true, and errors.Is(err, e.err)
+// when it is set.
+func (e *invalidError) Unwrap() error {
+	if e.err != nil {
+		return e.err
+	}
+	return ErrInvalid
+}
 
 // invalidf returns an error wrapping ErrInvalid whose message is
 // "semaphore: " followed by the formatted text.
 func invalidf(format string, args ...any) error {
 	return &invalidError{msg: "semaphore: " + fmt.Sprintf(format, args...)}
+}
+
+// nilCtxErr is the error of a call made with a nil context, naming the
+// call as in "Throttler.Acquire(n=1)".
+func nilCtxErr(call string, n int64) error {
+	return &invalidError{msg: fmt.Sprintf("semaphore: %s(n=%d): nil Context", call, n), err: ErrNilContext}
 }

@@ -47,6 +47,9 @@ func NewKeyed(capacityFor func(key string) int64, opts ...Option) (*Keyed, error
 // Acquire is Throttler.Acquire on the Throttler of key. A negative
 // capacityFor(key) gives an error wrapping ErrInvalid.
 func (k *Keyed) Acquire(ctx context.Context, key string, n int64) (KeyedPermit, error) {
+	if ctx == nil { // before the entry is made
+		return KeyedPermit{}, nilCtxErr("Keyed.Acquire", n)
+	}
 	e, err := k.ref(key)
 	if err != nil {
 		return KeyedPermit{}, err
@@ -67,6 +70,9 @@ func (k *Keyed) TryAcquire(ctx context.Context, key string, n int64) (KeyedPermi
 
 // TryAcquireErr is Throttler.TryAcquireErr on the Throttler of key.
 func (k *Keyed) TryAcquireErr(ctx context.Context, key string, n int64) (KeyedPermit, error) {
+	if ctx == nil { // before the entry is made
+		return KeyedPermit{}, nilCtxErr("Keyed.TryAcquireErr", n)
+	}
 	e, err := k.ref(key)
 	if err != nil {
 		return KeyedPermit{}, err

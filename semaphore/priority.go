@@ -54,8 +54,11 @@ func WithPriority(ctx context.Context, p Priority) context.Context {
 }
 
 // PriorityFrom returns the priority ctx carries, or PriorityNormal if it
-// carries none.
+// carries none (a nil ctx carries none).
 func PriorityFrom(ctx context.Context) Priority {
+	if ctx == nil {
+		return PriorityNormal
+	}
 	return Priority(admit.Priority(ctx))
 }
 
@@ -67,8 +70,11 @@ func WithConsumer(ctx context.Context, name string) context.Context {
 }
 
 // ConsumerFrom returns the consumer name ctx carries, or "" if it carries
-// none.
+// none (a nil ctx carries none).
 func ConsumerFrom(ctx context.Context) string {
+	if ctx == nil {
+		return ""
+	}
 	name, _ := ctx.Value(consumerKey{}).(string)
 	return name
 }

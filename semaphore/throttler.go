@@ -51,7 +51,7 @@ func newThrottler(capacity int64, cfg config) *Throttler {
 // that must be released exactly once.
 //
 // It returns at once, having taken nothing, with an error wrapping:
-// ErrInvalid if n < 0; ErrExceedsCapacity if n exceeds the capacity or the
+// ErrNilContext (and so ErrInvalid) if ctx is nil; ErrInvalid if n < 0; ErrExceedsCapacity if n exceeds the capacity or the
 // caller's quota (its consumer share or a priority share binding it), so
 // could never be granted; ErrQueueFull if it would have to wait while the
 // queue limit is reached (joined with ErrQuota if its own quota is why it
@@ -59,6 +59,9 @@ func newThrottler(capacity int64, cfg config) *Throttler {
 // waits, it returns an error wrapping ctx.Err() and leaves the Throttler
 // unchanged, waking the waiters it was holding up.
 func (t *Throttler) Acquire(ctx context.Context, n int64) (Permit, error) {
+	if ctx == nil {
+		return Permit{}, nilCtxErr("Throttler.Acquire", n)
+	}
 	prio, name := PriorityFrom(ctx), ConsumerFrom(ctx)
 	if err := t.s.acquire(ctx, n, prio, name); err != nil {
 		return Permit{}, err
@@ -74,12 +77,16 @@ func (t *Throttler) TryAcquire(ctx context.Context, n int64) (Permit, bool) {
 
 // TryAcquireErr takes n units for ConsumerFrom(ctx) at PriorityFrom(ctx) if
 // it can without waiting; ctx only names the consumer and priority and is
-// not watched. On failure nothing is taken and the error says why:
-// ErrInvalid or ErrExceedsCapacity as for Acquire; ErrQuota if the
+// not watched, but must not be nil. On failure nothing is taken and the
+// error says why: ErrNilContext, ErrInvalid or ErrExceedsCapacity as for
+// Acquire; ErrQuota if the
 // caller's own consumer or priority quota holds it back; ErrQueueFull if it
 // would have to wait for capacity (a try never waits, as with
 // WithQueueLimit(0)).
 func (t *Throttler) TryAcquireErr(ctx context.Context, n int64) (Permit, error) {
+	if ctx == nil {
+		return Permit{}, nilCtxErr("Throttler.TryAcquireErr", n)
+	}
 	prio, name := PriorityFrom(ctx), ConsumerFrom(ctx)
 	if err := t.s.try(n, prio, name); err != nil {
 		return Permit{}, err

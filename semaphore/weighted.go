@@ -39,13 +39,16 @@ func NewWeighted(n int64, opts ...Option) (*Weighted, error) {
 // the caller must give the units back with Release(n).
 //
 // It returns at once, having taken nothing, with an error wrapping:
-// ErrInvalid if n < 0; ErrExceedsCapacity if n > Capacity() (x/sync would
+// ErrNilContext (and so ErrInvalid) if ctx is nil; ErrInvalid if n < 0; ErrExceedsCapacity if n > Capacity() (x/sync would
 // block until ctx ends); ErrQueueFull if it would have to wait while the
 // queue limit is reached; ctx.Err() if ctx is already done, even if the
 // units are free. If ctx ends while it waits, it returns an error wrapping
 // ctx.Err() and leaves the semaphore unchanged: units granted meanwhile
 // are given back, and waiters it was holding up are woken.
 func (s *Weighted) Acquire(ctx context.Context, n int64) error {
+	if ctx == nil {
+		return nilCtxErr("Weighted.Acquire", n)
+	}
 	return s.s.acquire(ctx, n, PriorityFrom(ctx), "")
 }
 
