@@ -13,37 +13,37 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// outcome is what a call run in the background returned; body is the
+// callResult is what a call run in the background returned; body is the
 // response body, read to its end.
-type outcome struct {
+type callResult struct {
 	status int
 	body   string
 	err    error
 }
 
-// goDo runs do in the background and reports its outcome.
-func goDo(do func() (*http.Response, error)) <-chan outcome {
-	ch := make(chan outcome, 1)
+// runCall runs do in the background and reports its result.
+func runCall(do func() (*http.Response, error)) <-chan callResult {
+	ch := make(chan callResult, 1)
 	go func() {
 		resp, err := do()
 		if err != nil {
-			ch <- outcome{err: err}
+			ch <- callResult{err: err}
 			return
 		}
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		ch <- outcome{status: resp.StatusCode, body: string(b), err: err}
+		ch <- callResult{status: resp.StatusCode, body: string(b), err: err}
 	}()
 	return ch
 }
 
-func goGet(s *Session, url string) <-chan outcome {
-	return goDo(func() (*http.Response, error) { return s.Get(context.Background(), url) })
+func runGet(s *Session, url string) <-chan callResult {
+	return runCall(func() (*http.Response, error) { return s.Get(context.Background(), url) })
 }
 
-// await returns the outcome of a background call, failing the test (not
+// awaitCall returns the result of a background call, failing the test (not
 // hanging it) if none comes within a generous bound.
-func await(t *testing.T, ch <-chan outcome, what string) outcome {
+func awaitCall(t *testing.T, ch <-chan callResult, what string) callResult {
 	t.Helper()
 	timer := time.NewTimer(10 * time.Second)
 	defer timer.Stop()
@@ -52,7 +52,7 @@ func await(t *testing.T, ch <-chan outcome, what string) outcome {
 		return o
 	case <-timer.C:
 		t.Fatalf("%s did not return within 10s", what)
-		return outcome{}
+		return callResult{}
 	}
 }
 
@@ -84,17 +84,17 @@ func blockingServer(t *testing.T) (rec *recorder, release func()) {
 func TestCloseEndsSlotWait(t *testing.T) {
 	rec, release := blockingServer(t)
 	s := newTestSession(t, WithMaxConcurrency(1))
-	onWire := goGet(s, rec.URL)
+	onWire := runGet(s, rec.URL)
 	waitFor(t, "one attempt in the handler", func() bool { return rec.active.Load() == 1 })
-	waiting := []<-chan outcome{goGet(s, rec.URL), goGet(s, rec.URL)}
+	waiting := []<-chan callResult{runGet(s, rec.URL), runGet(s, rec.URL)}
 	waitFor(t, "two callers waiting", func() bool { return s.Stats().Waiting == 2 })
 
 	require.NoError(t, s.Close())
 	for _, ch := range waiting {
-		requireClosed(t, await(t, ch, "a caller waiting for a slot").err)
+		requireClosed(t, awaitCall(t, ch, "a caller waiting for a slot").err)
 	}
 	release()
-	o := await(t, onWire, "the attempt on the wire")
+	o := awaitCall(t, onWire, "the attempt on the wire")
 	require.NoError(t, o.err)
 	require.Equal(t, "done", o.body)
 	require.EqualValues(t, 1, rec.count.Load())
@@ -135,15 +135,15 @@ func TestCloseEndsTokenAndPauseWaits(t *testing.T) {
 				opts = append(opts, tc.opts(fake)...)
 			}
 			s := newTestSession(t, opts...)
-			first := await(t, goGet(s, rec.URL), "the first call")
+			first := awaitCall(t, runGet(s, rec.URL), "the first call")
 			require.NoError(t, first.err)
 			require.Equal(t, tc.status, first.status)
 
-			waiting := goGet(s, rec.URL)
+			waiting := runGet(s, rec.URL)
 			waitFor(t, "a caller waiting", func() bool { return s.Stats().Waiting == 1 })
 			require.True(t, fake.BlockUntilTimers(1, 10*time.Second), "the caller waits on the clock")
 			require.NoError(t, s.Close())
-			requireClosed(t, await(t, waiting, "the waiting caller").err)
+			requireClosed(t, awaitCall(t, waiting, "the waiting caller").err)
 			fake.Advance(2 * time.Hour)
 			require.EqualValues(t, 1, rec.count.Load(), "nothing is sent after Close")
 			require.Zero(t, s.Stats().Waiting)
@@ -165,27 +165,27 @@ func TestCloseEndsRetryBackoff(t *testing.T) {
 			return time.Hour
 		},
 	}))
-	call := goGet(s, rec.URL)
+	call := runGet(s, rec.URL)
 	select {
 	case <-backingOff:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no backoff was scheduled")
 	}
 	require.NoError(t, s.Close())
-	requireClosed(t, await(t, call, "the caller in its backoff").err)
+	requireClosed(t, awaitCall(t, call, "the caller in its backoff").err)
 	require.EqualValues(t, 1, rec.count.Load(), "the scheduled retry is not made")
 }
 
 // With a retry policy too, an attempt on the wire when Close runs keeps
-// its outcome: Close does not make the policy give up on it.
+// its callResult: Close does not make the policy give up on it.
 func TestCloseKeepsAttemptOnWireWithRetry(t *testing.T) {
 	rec, release := blockingServer(t)
 	s := newTestSession(t, WithRetry(RetryPolicy{MaxRetries: 2}), WithTimeout(time.Minute), WithRateLimit(100, time.Second))
-	onWire := goGet(s, rec.URL)
+	onWire := runGet(s, rec.URL)
 	waitFor(t, "the attempt in the handler", func() bool { return rec.active.Load() == 1 })
 	require.NoError(t, s.Close())
 	release()
-	o := await(t, onWire, "the attempt on the wire")
+	o := awaitCall(t, onWire, "the attempt on the wire")
 	require.NoError(t, o.err)
 	require.Equal(t, http.StatusOK, o.status)
 	require.Equal(t, "done", o.body)
@@ -218,15 +218,15 @@ func TestTransportClose(t *testing.T) {
 	require.NoError(t, err)
 	client := &http.Client{Transport: tr}
 	get := func() (*http.Response, error) { return client.Get(rec.URL) }
-	onWire := goDo(get)
+	onWire := runCall(get)
 	waitFor(t, "one attempt in the handler", func() bool { return rec.active.Load() == 1 })
-	waiting := goDo(get)
+	waiting := runCall(get)
 	waitFor(t, "a caller waiting", func() bool { return tr.Stats().Waiting == 1 })
 
 	require.NoError(t, tr.Close())
-	requireClosed(t, await(t, waiting, "the caller waiting for a slot").err)
+	requireClosed(t, awaitCall(t, waiting, "the caller waiting for a slot").err)
 	release()
-	o := await(t, onWire, "the attempt on the wire")
+	o := awaitCall(t, onWire, "the attempt on the wire")
 	require.NoError(t, o.err)
 	require.Equal(t, "done", o.body)
 

@@ -86,7 +86,7 @@ func TestStalledBodyEndsWithItsTimeout(t *testing.T) {
 			}
 
 			start := time.Now()
-			o := await(t, goDo(func() (*http.Response, error) { return do(req) }), "the call with a stalled body")
+			o := awaitCall(t, runCall(func() (*http.Response, error) { return do(req) }), "the call with a stalled body")
 			elapsed := time.Since(start)
 			require.Error(t, o.err)
 			require.True(t, errors.Is(o.err, tc.want), "error %v does not wrap %v", o.err, tc.want)
