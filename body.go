@@ -10,28 +10,64 @@ import (
 )
 
 // wrapRequestBody counts the bytes the base RoundTripper reads from body
-// and holds them to the session's upload limit, waiting under ctx.
+// and holds them to the session's upload limit, waiting under ctx, the
+// attempt's context. When ctx ends, body is closed: net/http waits for
+// its write of the body before it returns, and closing the body is the
+// only way to end a Read that blocks (a stalled pipe, say).
 func (t *Transport) wrapRequestBody(ctx context.Context, body io.ReadCloser) io.ReadCloser {
-	rb := &requestBody{rc: body, r: body, sent: &t.stats.bytesSent}
+	rb := &requestBody{rc: body, r: body, sent: &t.stats.bytesSent, ctx: ctx}
 	if t.upload != nil {
 		rb.r = ratelimit.NewReader(ctx, body, t.upload)
+	}
+	if ctx.Done() != nil {
+		rb.stop = context.AfterFunc(ctx, rb.end)
 	}
 	return rb
 }
 
+// requestBody is the attempt's request body. It is closed exactly once,
+// by whichever comes first: the base RoundTripper, or the end of the
+// attempt's context.
 type requestBody struct {
-	rc   io.ReadCloser
-	r    io.Reader
-	sent *atomic.Int64
+	rc     io.ReadCloser
+	r      io.Reader
+	sent   *atomic.Int64
+	ctx    context.Context
+	stop   func() bool // stops end; nil when ctx never ends
+	closed atomic.Bool
+	ended  atomic.Bool // closed because ctx ended
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.sent.Add(int64(n))
+	if err != nil && b.ended.Load() {
+		// The read failed because the body was closed under it: report
+		// why, so that the attempt's error says its context ended.
+		err = context.Cause(b.ctx)
+	}
 	return n, err
 }
 
-func (b *requestBody) Close() error { return b.rc.Close() }
+func (b *requestBody) Close() error {
+	if b.stop != nil {
+		b.stop()
+	}
+	return b.close()
+}
+
+// end closes the body when the attempt's context ends.
+func (b *requestBody) end() {
+	b.ended.Store(true)
+	b.close()
+}
+
+func (b *requestBody) close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return b.rc.Close()
+}
 
 // wrapResponse makes resp.Body release the attempt's hold at EOF, on Close
 // or on a read error, counting the bytes read and holding them to the

@@ -179,10 +179,11 @@ func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 type retryLayer struct {
 	client *retryablehttp.Client
 	stats  *counters
+	t      *Transport
 }
 
 func newRetryLayer(p RetryPolicy, t *Transport) *retryLayer {
-	l := &retryLayer{stats: &t.stats}
+	l := &retryLayer{stats: &t.stats, t: t}
 	l.client = &retryablehttp.Client{
 		// Its HTTPClient sends one attempt and follows no redirect: the
 		// Session's own http.Client above follows them, hop by hop. The
@@ -196,7 +197,12 @@ func newRetryLayer(p RetryPolicy, t *Transport) *retryLayer {
 		RetryWaitMin: p.MinWait,
 		RetryWaitMax: p.MaxWait,
 		RetryMax:     p.MaxRetries,
-		CheckRetry:   p.CheckRetry,
+		// The policy sees the caller's context, not the one do bounds by
+		// Close: an attempt that was on the wire when Close ran keeps its
+		// outcome.
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			return p.CheckRetry(sendContext(ctx), resp, err)
+		},
 		Backoff:      p.Backoff,
 		ErrorHandler: finalError,
 		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
@@ -212,9 +218,15 @@ func newRetryLayer(p RetryPolicy, t *Transport) *retryLayer {
 // go-retryablehttp only a replayable body, through a ReaderFunc that opens
 // src afresh for each attempt: never a plain io.Reader, which it would
 // read whole into memory (its #145).
+//
+// go-retryablehttp sleeps between attempts on the request's context, so
+// the request carries a waitContext: Close ends the sleep, and the
+// Transport sends each attempt under the caller's own context.
 func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
 	ctx := retryContext(req)
-	rreq := &retryablehttp.Request{Request: req.WithContext(ctx)}
+	wc := l.t.waitContext(ctx)
+	defer wc.release()
+	rreq := &retryablehttp.Request{Request: req.WithContext(wc)}
 	rreq.Body, rreq.GetBody = nil, nil
 	if src != nil {
 		if err := rreq.SetBody(retryablehttp.ReaderFunc(func() (io.Reader, error) { return src.open() })); err != nil {
@@ -223,6 +235,9 @@ func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
 		rreq.ContentLength = max(src.size(), 0)
 	}
 	resp, err := l.client.Do(rreq)
+	if resp == nil && err != nil {
+		err = l.t.waitError(ctx, err, "waiting to retry")
+	}
 	if ue, ok := err.(*url.Error); ok {
 		err = ue.Err // the Session's own http.Client adds its own
 	}

@@ -17,7 +17,9 @@ var (
 	ErrInvalidOption = errors.New("throttle: invalid option")
 
 	// ErrClosed is wrapped by the error of every call made after
-	// Session.Close.
+	// Session.Close or Transport.Close, and of every call that was still
+	// waiting (for a slot, a token, a host pause or a retry's backoff)
+	// when Close ran; such an error does not wrap context.Canceled.
 	ErrClosed = errors.New("throttle: session closed")
 
 	// ErrNotReplayable is wrapped by the error returned when an attempt

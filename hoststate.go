@@ -19,6 +19,8 @@ import (
 type hosts struct {
 	clock    ratelimit.Clock
 	maxPause time.Duration
+	// closed is closed when the Transport closes: every wait ends then.
+	closed <-chan struct{}
 
 	mu        sync.Mutex
 	m         map[string]*hostState
@@ -175,7 +177,8 @@ const firstContactWait = 2 * time.Second
 
 // wait blocks until the probe answers, or until the instant until: the end
 // of a pause, or of the wait for a probe. A caller whose deadline falls
-// before a pause ends fails at once.
+// before a pause ends fails at once; the Transport's Close ends the wait
+// with an error wrapping ErrClosed.
 func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, until, now time.Time) error {
 	queue, err := admit.Enter(ctx)
 	if err != nil {
@@ -193,6 +196,8 @@ func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, u
 	case <-timer:
 	case <-ctx.Done():
 		return fmt.Errorf("throttle: waiting for host %s: %w", host, context.Cause(ctx))
+	case <-hs.closed:
+		return closedWhile("waiting for host " + host)
 	}
 	return nil
 }

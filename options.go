@@ -251,6 +251,13 @@ func WithDownloadLimit(bytesPerSecond int64) Option {
 // its response body. Time spent waiting for slots and tokens does not
 // count; the caller's context bounds everything. Without it, attempts have
 // no timeout of their own.
+//
+// An attempt that times out while its request body is still being sent
+// has its body closed, so that a Read blocked in it returns and the call
+// ends with an error wrapping ErrAttemptTimeout; the same holds when the
+// caller's context ends (the error then wraps the context's). A body whose
+// Close does not make a blocked Read return keeps the call waiting until
+// that Read returns, since net/http waits for it (see Transport.RoundTrip).
 func WithTimeout(d time.Duration) Option {
 	return option(func(c *config) error {
 		if d <= 0 {

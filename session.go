@@ -197,12 +197,14 @@ func (s *Session) Transport() *Transport { return s.transport }
 // Stats reports the session's counters now.
 func (s *Session) Stats() Stats { return s.transport.Stats() }
 
-// Close marks the session closed and closes its idle connections. Calls
-// made afterwards fail with an error wrapping ErrClosed; requests already
-// in flight finish. Close starts nothing and waits for nothing; it is safe
-// to call more than once.
+// Close closes the session and its Transport (see Transport.Close), and
+// closes its idle connections. Calls made afterwards fail with an error
+// wrapping ErrClosed, and so does every call still waiting for a slot, a
+// token, a host pause or a retry's backoff: it returns at once, and the
+// retry it was waiting for is not made. Attempts already sent are not
+// cancelled: they and their response bodies finish normally. Close starts
+// nothing it waits for; it is safe to call more than once.
 func (s *Session) Close() error {
 	s.closed.Store(true)
-	s.transport.CloseIdleConnections()
-	return nil
+	return s.transport.Close()
 }

@@ -49,6 +49,8 @@ type Transport struct {
 	hosts *hosts       // server feedback; nil when off
 	queue *admit.Queue // WithQueueLimit, shared by every wait; nil if none
 
+	closing closeState // what Close ends
+
 	stats counters
 }
 
@@ -86,8 +88,10 @@ func NewTransport(base http.RoundTripper, opts ...Option) (*Transport, error) {
 
 func newTransport(c *config) (*Transport, error) {
 	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout}
+	t.closing.done = make(chan struct{})
 	if !c.noFeedback {
 		t.hosts = newHosts(c.clock, c.maxPause)
+		t.hosts.closed = t.closing.done
 	}
 	if c.hasQueueLimit {
 		t.queue = admit.NewQueue(c.queueLimit)
@@ -130,18 +134,35 @@ func newTransport(c *config) (*Transport, error) {
 // The attempt's slots are held until the response body is read to EOF,
 // closed, or fails to read, so the caller must close it, as with any
 // RoundTripper. A waiting attempt whose context ends returns an error
-// wrapping ctx.Err() and gives back everything it had taken.
+// wrapping ctx.Err() and gives back everything it had taken; one that
+// Close ends returns an error wrapping ErrClosed. After Close, RoundTrip
+// fails with ErrClosed.
+//
+// RoundTrip owns req.Body once called: when the attempt's context (the
+// caller's, or WithTimeout's) ends while the body is still being sent, it
+// closes the body so that a Read blocked in it returns, and the attempt
+// fails with an error wrapping ErrAttemptTimeout or the context's error.
+// The body's Close must therefore be safe to call while a Read is blocked
+// (as io.Pipe's, os.File's and net.Conn's are); it is called once. A body
+// whose Close does not make a blocked Read return holds RoundTrip until
+// that Read returns, because net/http waits for its write of the body.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil {
 		closeRequestBody(req)
 		return nil, errors.New("throttle: http: nil Request.URL")
 	}
-	h, err := t.acquire(req.Context(), hostKey(req.URL))
+	if t.isClosed() {
+		closeRequestBody(req)
+		return nil, ErrClosed
+	}
+	w := t.newWaiter(req.Context())
+	h, err := t.acquire(&w, hostKey(req.URL))
+	w.release()
 	if err != nil {
 		closeRequestBody(req)
 		return nil, err
 	}
-	out := t.prepare(req, h)
+	out := t.prepare(req, h, &w)
 	h.send()
 	resp, err := t.base.RoundTrip(out)
 	h.commit() // if the base RoundTripper did not report writing the request
@@ -161,23 +182,28 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // acquire takes, in the pipeline's order, everything one attempt to host
 // needs. On failure it gives back whatever it had taken.
-func (t *Transport) acquire(ctx context.Context, host string) (*hold, error) {
+func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 	h := &hold{t: t}
 	t.stats.waiting.Add(1)
 	defer t.stats.waiting.Add(-1)
 	if t.queue != nil {
 		// Every limiter below counts the caller against the queue limit
 		// only if it really has to wait.
-		ctx = admit.WithQueue(ctx, t.queue)
+		w.ctx = admit.WithQueue(w.ctx, t.queue)
 	}
 	for {
-		if err := t.acquireHost(ctx, host, h); err != nil {
+		if err := t.acquireHost(w, host, h); err != nil {
 			h.release()
-			return nil, err
+			return nil, t.waitError(w.send, err, "waiting to send to "+host)
 		}
-		if err := t.acquireSession(ctx, h); err != nil {
+		if err := t.acquireSession(w, h); err != nil {
 			h.release()
-			return nil, err
+			return nil, t.waitError(w.send, err, "waiting to send to "+host)
+		}
+		if t.isClosed() {
+			// Close ran as the last grant came in: nothing goes out after it.
+			h.release()
+			return nil, closedWhile("waiting to send to " + host)
 		}
 		if h.host == nil || t.hosts.spend(h.host) {
 			h.admitted = h.host != nil
@@ -193,19 +219,25 @@ func (t *Transport) acquire(ctx context.Context, host string) (*hold, error) {
 
 // acquireHost takes the host's slot, then its token, so that a host with a
 // tight limit never holds anything the other hosts share while it waits.
-func (t *Transport) acquireHost(ctx context.Context, host string, h *hold) (err error) {
+func (t *Transport) acquireHost(w *waiter, host string, h *hold) (err error) {
 	var learned []*ratelimit.Window
 	if t.hosts != nil {
-		if h.host, learned, h.probe, err = t.hosts.enter(ctx, host); err != nil {
+		if h.host, learned, h.probe, err = t.hosts.enter(w.ctx, host); err != nil {
 			return err
 		}
 	}
-	if t.hostSlots != nil && t.slotHosts.has(host) {
+	slots := t.hostSlots != nil && t.slotHosts.has(host)
+	rate := t.hostRate != nil && t.rateHosts.has(host)
+	if !slots && !rate && len(learned) == 0 {
+		return nil
+	}
+	ctx := w.bounded()
+	if slots {
 		if h.hostPermit, err = t.hostSlots.Acquire(ctx, host, 1); err != nil {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", host, err)
 		}
 	}
-	if t.hostRate != nil && t.rateHosts.has(host) {
+	if rate {
 		g, err := t.hostRate.Reserve(ctx, host, 1)
 		if err != nil {
 			return fmt.Errorf("throttle: waiting for the rate limit of host %s: %w", host, err)
@@ -226,7 +258,11 @@ func (t *Transport) acquireHost(ctx context.Context, host string, h *hold) (err 
 // tokens. The window grant stays pending until the attempt is handed to
 // the base RoundTripper (see hold.commit), so whatever waits in between
 // cannot make the wire exceed the window.
-func (t *Transport) acquireSession(ctx context.Context, h *hold) (err error) {
+func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
+	if t.slots == nil && t.rate == nil && t.pace == nil && len(t.extra) == 0 {
+		return nil
+	}
+	ctx := w.bounded()
 	if t.slots != nil {
 		if h.permit, err = t.slots.Acquire(ctx, 1); err != nil {
 			return fmt.Errorf("throttle: waiting for a session concurrency slot: %w", err)
@@ -253,16 +289,17 @@ func (t *Transport) acquireSession(ctx context.Context, h *hold) (err error) {
 }
 
 // prepare returns the request to send: req itself when nothing needs
-// changing, otherwise a shallow copy with the attempt's timeout context,
-// a trace that stamps the window grants when the request is written, and
-// a counted, rate-limited body.
-func (t *Transport) prepare(req *http.Request, h *hold) *http.Request {
+// changing, otherwise a shallow copy with the caller's context (not the
+// one the waits ran under), the attempt's timeout, a trace that stamps
+// the window grants when the request is written, and a counted,
+// rate-limited body.
+func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request {
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	pending := h.ngrants > 0
-	if t.timeout == 0 && !hasBody && !pending {
+	if t.timeout == 0 && !hasBody && !pending && !w.resend {
 		return req
 	}
-	ctx := req.Context()
+	ctx := w.send
 	if pending {
 		// Stamp when the headers are written, not when the attempt is handed
 		// over: dialling a new connection can take longer than the gaps
