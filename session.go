@@ -49,7 +49,7 @@ func NewSession(opts ...Option) (*Session, error) {
 	}
 	s := &Session{transport: t, cfg: c}
 	if c.retry != nil {
-		s.retry = newRetryLayer(*c.retry, t)
+		s.retry = newRetryLayer(*c.retry, t, c.maxPause)
 	}
 	s.client = &http.Client{Transport: sessionRoundTripper{s}}
 	return s, nil
