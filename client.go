@@ -12,26 +12,40 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/feedback"
+	"github.com/go-throttle/throttle/ratelimit"
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 )
 
 // RetryPolicy says how a Session retries a failed attempt. Every retry is
 // a new attempt that passes through every limit again; the backoff sleep
 // between attempts holds no slot and no token.
+//
+// Two kinds of wait come before a retry, each with one cap. A wait the
+// server directs, with Retry-After on a 429, a 503 or a rate-limit 403, is
+// honoured up to WithMaxPause (the same cap as the host's pause), read on
+// the session's clock, and never past the caller's context deadline: when
+// the capped wait would end after the deadline, the Session gives up at
+// once with an error wrapping context.DeadlineExceeded instead of sleeping
+// into it. Any other wait is the backoff the client chooses itself, which
+// Backoff computes and MaxWait bounds.
 type RetryPolicy struct {
 	// MaxRetries is how many retries follow the first attempt; it must be
 	// positive.
 	MaxRetries int
-	// MinWait and MaxWait bound the exponential backoff (zero means 100 ms
-	// and 5 s). A server's Retry-After is honoured up to MaxWait, and never
-	// past the caller's context deadline.
+	// MinWait and MaxWait bound the backoff the client chooses itself
+	// (zero means 100 ms and 5 s). They do not bound a wait the server
+	// directs with Retry-After: WithMaxPause does.
 	MinWait, MaxWait time.Duration
 	// CheckRetry decides whether to retry; nil means DefaultRetryPolicy.
 	// As in go-retryablehttp, the client closes the response body before a
 	// retry; a CheckRetry that stops the retries leaves it to the caller.
+	// Whatever it decides, a retry whose server-directed wait falls past
+	// the context's deadline is not made.
 	CheckRetry retryablehttp.CheckRetry
-	// Backoff says how long to wait before a retry; nil means
-	// DefaultBackoff.
+	// Backoff says how long to wait before a retry the server directed no
+	// wait for (no usable Retry-After); nil means DefaultBackoff. It is
+	// called with MinWait and MaxWait, and what it returns is held to
+	// [0, MaxWait].
 	Backoff retryablehttp.Backoff
 }
 
@@ -64,11 +78,21 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 
 // DefaultRetryPolicy retries idempotent methods (GET, HEAD, OPTIONS, PUT,
 // DELETE, TRACE, or any request with an Idempotency-Key header) after a
-// connection error or a 429, 500, 502, 503 or 504, and any method after a
-// 429, which says the request was not processed. It never retries once the
-// context has ended, after an error from the limits themselves (such as
-// ErrExceedsLimit or ErrQueueFull), or when the server's Retry-After falls
-// past the context's deadline: that error wraps context.DeadlineExceeded.
+// connection error or a 429, 500, 502, 503 or 504. It retries any method,
+// POST and PATCH included, after a 429 or a 403 that says it is a rate
+// limit (with Retry-After, or a remaining count of 0, as GitHub sends; see
+// feedback.Signal.Throttled): such a response says the request was not
+// processed. So a POST or PATCH is retried after a 500, 502, 503, 504 or a
+// connection error only if it carries an Idempotency-Key header. A plain
+// 403 is never retried.
+//
+// It never retries once the context has ended, after an error from the
+// limits themselves (such as ErrExceedsLimit or ErrQueueFull), or after a
+// local failure of the request body (ErrRequestBody). It decides whether,
+// not when: it does not read Retry-After, and used on its own with
+// go-retryablehttp it leaves the wait to the Backoff. A Session adds the
+// rule on server-directed waits (see RetryPolicy) to whatever CheckRetry it
+// is given.
 func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		if err != nil {
@@ -82,20 +106,19 @@ func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bo
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
+		return true, nil
+	case http.StatusForbidden:
+		return rateLimited(resp), nil
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		if !idempotent {
-			return false, nil
-		}
-	default:
-		return false, nil
+		return idempotent, nil
 	}
-	if wait, ok := retryAfter(resp, time.Now()); ok {
-		if d, has := ctx.Deadline(); has && time.Now().Add(wait).After(d) {
-			return false, fmt.Errorf("throttle: the server asked to wait %v before retrying, past the context deadline: %w",
-				wait.Round(time.Millisecond), context.DeadlineExceeded)
-		}
-	}
-	return true, nil
+	return false, nil
+}
+
+// rateLimited reports whether resp says its request was refused by a rate
+// limit, as feedback.Parse decides (which does not depend on the instant).
+func rateLimited(resp *http.Response) bool {
+	return feedback.Parse(resp.Header, resp.StatusCode, time.Time{}).Throttled
 }
 
 // idempotentKey carries whether a request is idempotent to the retry
@@ -127,8 +150,9 @@ func idempotentRequest(req *http.Request) bool {
 }
 
 // retryableError reports whether an attempt's error may pass if tried
-// again: not the limits' own refusals, and not the errors that a retry
-// would only repeat (a bad URL scheme, too many redirects, an untrusted
+// again: not the limits' own refusals, not a local failure of the request
+// body (the server is not at fault), and not the errors that a retry would
+// only repeat (a bad URL scheme, too many redirects, an untrusted
 // certificate).
 func retryableError(err error) bool {
 	var (
@@ -138,18 +162,22 @@ func retryableError(err error) bool {
 	)
 	switch {
 	case errors.Is(err, ErrExceedsLimit), errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed),
-		errors.Is(err, ErrInvalidOption), errors.Is(err, ErrNotReplayable),
+		errors.Is(err, ErrInvalidOption), errors.Is(err, ErrNotReplayable), errors.Is(err, ErrRequestBody),
 		errors.As(err, &unknownAuth), errors.As(err, &certInvalid), errors.As(err, &hostname):
 		return false
 	}
 	return true
 }
 
-// DefaultBackoff waits what the server's Retry-After says on a 429 or 503
-// (delta seconds, decimal seconds such as "2.0", or an HTTP date), capped
-// at max; otherwise min·2^attempt, capped at max, with equal jitter (half
-// fixed, half random) so that callers who failed together do not retry
-// together.
+// DefaultBackoff waits what the server's Retry-After says on a 429, a 503
+// or a 403 (delta seconds, decimal seconds such as "2.0", or an HTTP date,
+// read on the wall clock), capped at max; otherwise min·2^attempt, capped
+// at max, with equal jitter (half fixed, half random) so that callers who
+// failed together do not retry together.
+//
+// That is what it does on its own, with go-retryablehttp. A Session honours
+// a Retry-After itself, up to WithMaxPause (see RetryPolicy), and asks its
+// Backoff only for the waits the client chooses.
 func DefaultBackoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 	if wait, ok := retryAfter(resp, time.Now()); ok {
 		return clampDuration(wait, 0, max)
@@ -166,24 +194,31 @@ func clampDuration(d, lo, hi time.Duration) time.Duration {
 	return min(max(d, lo), hi)
 }
 
-// retryAfter reads a 429 or 503 response's Retry-After.
+// retryAfter is the wait resp's Retry-After directs, read at now (see
+// feedback.RetryAfter for the statuses it is read on).
 func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
-	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+	if resp == nil {
 		return 0, false
 	}
-	until, ok := feedback.ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+	until, ok := feedback.RetryAfter(resp.Header, resp.StatusCode, now)
 	return until.Sub(now), ok
 }
 
 // retryLayer runs one request (one redirect hop) through go-retryablehttp.
+// It wraps the policy's CheckRetry and Backoff with the one rule on waits
+// the server directs (see RetryPolicy), since it alone knows the session's
+// clock and WithMaxPause.
 type retryLayer struct {
-	client *retryablehttp.Client
-	stats  *counters
-	t      *Transport
+	client   *retryablehttp.Client
+	stats    *counters
+	t        *Transport
+	policy   RetryPolicy
+	clock    ratelimit.Clock
+	maxPause time.Duration
 }
 
-func newRetryLayer(p RetryPolicy, t *Transport) *retryLayer {
-	l := &retryLayer{stats: &t.stats, t: t}
+func newRetryLayer(p RetryPolicy, t *Transport, maxPause time.Duration) *retryLayer {
+	l := &retryLayer{stats: &t.stats, t: t, policy: p, clock: t.clock, maxPause: maxPause}
 	l.client = &retryablehttp.Client{
 		// Its HTTPClient sends one attempt and follows no redirect: the
 		// Session's own http.Client above follows them, hop by hop. The
@@ -197,13 +232,8 @@ func newRetryLayer(p RetryPolicy, t *Transport) *retryLayer {
 		RetryWaitMin: p.MinWait,
 		RetryWaitMax: p.MaxWait,
 		RetryMax:     p.MaxRetries,
-		// The policy sees the caller's context, not the one do bounds by
-		// Close: an attempt that was on the wire when Close ran keeps its
-		// outcome.
-		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-			return p.CheckRetry(sendContext(ctx), resp, err)
-		},
-		Backoff:      p.Backoff,
+		CheckRetry:   l.checkRetry,
+		Backoff:      l.backoff,
 		ErrorHandler: finalError,
 		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
 			if attempt > 0 {
@@ -212,6 +242,43 @@ func newRetryLayer(p RetryPolicy, t *Transport) *retryLayer {
 		},
 	}
 	return l
+}
+
+// serverWait is the wait resp's Retry-After directs, read on the session's
+// clock and capped by WithMaxPause, as the host's pause is.
+func (l *retryLayer) serverWait(resp *http.Response) (time.Duration, bool) {
+	wait, ok := retryAfter(resp, l.clock.Now())
+	return min(wait, l.maxPause), ok
+}
+
+// checkRetry is the policy's CheckRetry, except that a retry whose
+// server-directed wait ends past the context's deadline is not made: the
+// caller learns at once instead of sleeping into its deadline.
+func (l *retryLayer) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	// The policy sees the caller's context, not the one do bounds by
+	// Close: an attempt that was on the wire when Close ran keeps its
+	// outcome.
+	ctx = sendContext(ctx)
+	retry, checkErr := l.policy.CheckRetry(ctx, resp, err)
+	if !retry {
+		return false, checkErr
+	}
+	if wait, ok := l.serverWait(resp); ok {
+		if d, has := ctx.Deadline(); has && l.clock.Now().Add(wait).After(d) {
+			return false, fmt.Errorf("throttle: the server asked to wait %v before retrying, past the context deadline: %w",
+				wait.Round(time.Millisecond), context.DeadlineExceeded)
+		}
+	}
+	return true, checkErr
+}
+
+// backoff is the server-directed wait when there is one, and otherwise the
+// policy's Backoff held to [0, MaxWait].
+func (l *retryLayer) backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	if wait, ok := l.serverWait(resp); ok {
+		return wait
+	}
+	return clampDuration(l.policy.Backoff(lo, hi, attempt, resp), 0, hi)
 }
 
 // do sends req, whose body is src (nil for none), with retries. It hands
@@ -235,7 +302,11 @@ func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
 		rreq.ContentLength = max(src.size(), 0)
 	}
 	resp, err := l.client.Do(rreq)
-	if resp == nil && err != nil {
+	if err != nil {
+		// go-retryablehttp hands back the previous attempt's response,
+		// already drained and closed, when the body cannot be reopened for
+		// a retry; a RoundTripper returns one or the other.
+		resp = nil
 		err = l.t.waitError(ctx, err, "waiting to retry")
 	}
 	if ue, ok := err.(*url.Error); ok {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptrace"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -258,26 +261,39 @@ func TestRedirectHopCountsAgainstItsHost(t *testing.T) {
 	require.EqualValues(t, 3, s.Stats().Requests, "each hop is an attempt")
 }
 
-// Semantic 8: retries of idempotent methods on 5xx, of any method on 429.
+// Semantic 8: retries of idempotent methods on 5xx, of any method on 429
+// and on a 403 that says it is a rate limit (issue 7).
 func TestRetryPolicy(t *testing.T) {
 	cases := []struct {
 		name     string
 		method   string
 		status   int
+		header   map[string]string
 		attempts int64
 		wantErr  bool
 	}{
-		{"GET retried on 503", http.MethodGet, 503, 3, true},
-		{"PUT retried on 502", http.MethodPut, 502, 3, true},
-		{"POST not retried on 503", http.MethodPost, 503, 1, false},
-		{"POST retried on 429", http.MethodPost, 429, 3, true},
-		{"GET not retried on 404", http.MethodGet, 404, 1, false},
-		{"GET not retried on 501", http.MethodGet, 501, 1, false},
-		{"POST with Idempotency-Key retried on 503", "POST+key", 503, 3, true},
+		{"GET retried on 503", http.MethodGet, 503, nil, 3, true},
+		{"PUT retried on 502", http.MethodPut, 502, nil, 3, true},
+		{"POST not retried on 503", http.MethodPost, 503, nil, 1, false},
+		{"POST retried on 429", http.MethodPost, 429, nil, 3, true},
+		{"GET not retried on 404", http.MethodGet, 404, nil, 1, false},
+		{"GET not retried on 501", http.MethodGet, 501, nil, 1, false},
+		{"POST with Idempotency-Key retried on 503", "POST+key", 503, nil, 3, true},
+		{"POST retried on 403 with Retry-After", http.MethodPost, 403, map[string]string{"Retry-After": "0"}, 3, true},
+		{"GET retried on 403 with X-RateLimit-Remaining 0", http.MethodGet, 403,
+			map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"}, 3, true},
+		{"GET not retried on a plain 403", http.MethodGet, 403, nil, 1, false},
+		{"PUT not retried on 403 with remaining left", http.MethodPut, 403,
+			map[string]string{"X-RateLimit-Remaining": "10", "X-RateLimit-Reset": "60"}, 1, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(tc.status) })
+			rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tc.status)
+			})
 			s := newTestSession(t, WithRetry(RetryPolicy{MaxRetries: 2, MinWait: time.Millisecond, MaxWait: time.Millisecond}))
 			method, withKey := strings.CutSuffix(tc.method, "+key")
 			req, err := http.NewRequest(method, rec.URL, strings.NewReader("body"))
@@ -287,6 +303,11 @@ func TestRetryPolicy(t *testing.T) {
 			}
 			resp, err := s.Do(req)
 			require.EqualValues(t, tc.attempts, rec.count.Load())
+			if tc.status == http.StatusForbidden {
+				// A 403 that is a rate limit counts as throttled, as a 429 does.
+				throttled := map[bool]int64{true: tc.attempts}[tc.wantErr]
+				require.Equal(t, throttled, s.Stats().Throttled)
+			}
 			if !tc.wantErr {
 				require.NoError(t, err)
 				require.Equal(t, tc.status, resp.StatusCode)
@@ -347,6 +368,97 @@ func TestRetryAfterHonouredButNotPastDeadline(t *testing.T) {
 	_, err = s.Get(ctx, rec.URL)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), time.Second, "slept into the deadline instead of failing at once")
+}
+
+// Issue 7: a wait the server directs is honoured up to WithMaxPause, the
+// one cap on every server-directed wait, whatever it asks for: the retry
+// comes after the cap (not after MaxWait, and not never), and the call
+// succeeds when the retry does. Real time, since go-retryablehttp sleeps on
+// the real clock: the cap is small and the bound generous.
+func TestServerWaitCappedByMaxPause(t *testing.T) {
+	const maxPause = 300 * time.Millisecond
+	cases := map[string]string{
+		"100 years":        "3153600000",
+		"date in 31 years": time.Now().AddDate(31, 0, 0).UTC().Format(http.TimeFormat),
+		"past int64":       "99999999999999999999999",
+	}
+	for name, retryAfter := range cases {
+		for _, feedback := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/feedback=%v", name, feedback), func(t *testing.T) {
+				deadline := 30 * time.Second
+				if name == "100 years" {
+					deadline = 0 // no deadline: then only the cap bounds the wait
+				}
+				var calls atomic.Int64
+				rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+					if calls.Add(1) == 1 {
+						w.Header().Set("Retry-After", retryAfter)
+						w.WriteHeader(http.StatusTooManyRequests)
+					}
+				})
+				s := newTestSession(t, WithMaxPause(maxPause), WithServerFeedback(feedback),
+					WithRetry(RetryPolicy{MaxRetries: 1, MinWait: time.Millisecond}))
+				ctx, cancel := context.WithCancel(context.Background())
+				if deadline > 0 {
+					ctx, cancel = context.WithTimeout(context.Background(), deadline)
+				}
+				defer cancel()
+				start := time.Now()
+				status, err := getOne(ctx, s, rec.URL)
+				elapsed := time.Since(start)
+				require.NoError(t, err)
+				require.Equal(t, http.StatusOK, status)
+				require.EqualValues(t, 2, rec.count.Load())
+				require.GreaterOrEqual(t, elapsed, maxPause-10*time.Millisecond, "the capped wait was not honoured")
+				require.Less(t, elapsed, 3*time.Second, "waited past WithMaxPause (MaxWait is 5 s)")
+			})
+		}
+	}
+}
+
+// Issue 7: the retry layer reads a Retry-After on the session's clock,
+// caps it by WithMaxPause rather than MaxWait, and gives up at once only
+// when the capped wait falls past the deadline. MaxWait bounds the backoff
+// the client chooses itself.
+func TestRetryLayerServerWait(t *testing.T) {
+	// An hour ahead of the real clock, so that time.Now() would misread an
+	// HTTP date, and the context's deadline cannot pass during the test.
+	fake := clock.NewFake(time.Now().Add(time.Hour).Truncate(time.Second))
+	s := newTestSession(t, WithClock(fake), WithMaxPause(2*time.Second),
+		WithRetry(RetryPolicy{MaxRetries: 1, MinWait: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond,
+			Backoff: func(time.Duration, time.Duration, int, *http.Response) time.Duration { return time.Hour }}))
+	c := s.retry.client
+	backoff := func(status int, retryAfter string) time.Duration {
+		return c.Backoff(c.RetryWaitMin, c.RetryWaitMax, 0, responseWith(status, retryAfter))
+	}
+	require.Equal(t, time.Second, backoff(429, "1"), "a Retry-After under the cap is honoured, past MaxWait")
+	require.Equal(t, 2*time.Second, backoff(503, "3153600000"), "capped by WithMaxPause")
+	require.Equal(t, 2*time.Second, backoff(429, strings.Repeat("9", 30)), "past int64, capped by WithMaxPause")
+	in1500ms := fake.Now().Add(1500 * time.Millisecond).Format(http.TimeFormat) // whole seconds: 1 s
+	require.Equal(t, time.Second, backoff(403, in1500ms), "an HTTP date is read on the session's clock")
+	require.Equal(t, 50*time.Millisecond, backoff(502, ""), "the client's own backoff is bounded by MaxWait")
+	require.Equal(t, 50*time.Millisecond, backoff(502, "1"), "a 502's Retry-After directs no wait")
+
+	ctx, cancel := context.WithDeadline(context.Background(), fake.Now().Add(3*time.Second))
+	defer cancel()
+	retry, err := c.CheckRetry(ctx, responseWith(429, "3153600000"), nil)
+	require.NoError(t, err)
+	require.True(t, retry, "the capped wait fits in the deadline")
+	fake.Advance(1500 * time.Millisecond)
+	retry, err = c.CheckRetry(ctx, responseWith(429, "3153600000"), nil)
+	require.False(t, retry, "the capped wait no longer fits in the deadline")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "wait 2s")
+}
+
+// responseWith is a response with status and, unless it is "", a
+// Retry-After.
+func responseWith(status int, retryAfter string) *http.Response {
+	resp := &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody}
+	if retryAfter != "" {
+		resp.Header.Set("Retry-After", retryAfter)
+	}
+	return resp
 }
 
 // Semantic 8: WithTimeout bounds the attempt, not the wait for limits.
@@ -516,6 +628,94 @@ func TestExtraLimiterErrorsAreNotRetried(t *testing.T) {
 	require.Zero(t, rec.count.Load())
 	require.Zero(t, s.Stats().Retries)
 }
+
+// Issue 7: a request body that fails on this side is not the server's
+// fault and is not retried as a connection error would be: the local
+// failure ends the call, and the error says what failed and wraps its
+// cause.
+func TestLocalBodyFailureNotRetried(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T) (body io.Reader, breakIt func())
+		cause error
+		says  string
+		// attempts sent: the first, then the one whose body failed (or
+		// none, when the body cannot even be reopened).
+		attempts int64
+	}{
+		{"Multipart file deleted between attempts", func(t *testing.T) (io.Reader, func()) {
+			path := filepath.Join(t.TempDir(), "a.txt")
+			require.NoError(t, os.WriteFile(path, []byte("hello"), 0o600))
+			form := NewMultipart()
+			require.NoError(t, form.AddFileFromPath("file", path))
+			return form, func() { os.Remove(path) }
+		}, fs.ErrNotExist, "opening multipart part 0: open ", 2},
+		{"seekable reader fails", func(t *testing.T) (io.Reader, func()) {
+			r := &breakingSeeker{r: strings.NewReader("hello")}
+			return r, func() { r.broken.Store(true) }
+		}, errDisk, "reading: disk on fire", 2},
+		{"GetBody fails", func(t *testing.T) (io.Reader, func()) {
+			var broken atomic.Bool
+			return getBodyFunc(func() (io.ReadCloser, error) {
+				if broken.Load() {
+					return nil, errDisk
+				}
+				return io.NopCloser(strings.NewReader("hello")), nil
+			}), func() { broken.Store(true) }
+		}, errDisk, "GetBody: disk on fire", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body, breakIt := tc.setup(t)
+			var calls atomic.Int64
+			rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				if calls.Add(1) == 1 {
+					breakIt() // between the attempts
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}
+			})
+			s := newTestSession(t, WithRetry(RetryPolicy{MaxRetries: 3, MinWait: time.Millisecond, MaxWait: time.Millisecond}))
+			var req *http.Request
+			var err error
+			if gb, ok := body.(getBodyFunc); ok {
+				req, err = http.NewRequest(http.MethodPut, rec.URL, strings.NewReader("hello"))
+				require.NoError(t, err)
+				req.GetBody = gb
+			} else {
+				req, err = newRequest(context.Background(), http.MethodPut, rec.URL, body)
+				require.NoError(t, err)
+			}
+			resp, err := s.Do(req)
+			require.Nil(t, resp)
+			require.ErrorIs(t, err, ErrRequestBody)
+			require.ErrorIs(t, err, tc.cause)
+			require.ErrorContains(t, err, "throttle: request body failed locally: "+tc.says)
+			require.Equal(t, tc.attempts, s.Stats().Requests, "retried after a local failure")
+		})
+	}
+}
+
+var errDisk = errors.New("disk on fire")
+
+type getBodyFunc func() (io.ReadCloser, error)
+
+func (getBodyFunc) Read([]byte) (int, error) { return 0, io.EOF }
+
+// breakingSeeker is a seekable body whose reads fail once it is broken.
+type breakingSeeker struct {
+	r      *strings.Reader
+	broken atomic.Bool
+}
+
+func (b *breakingSeeker) Read(p []byte) (int, error) {
+	if b.broken.Load() {
+		return 0, errDisk
+	}
+	return b.r.Read(p)
+}
+
+func (b *breakingSeeker) Seek(off int64, whence int) (int64, error) { return b.r.Seek(off, whence) }
 
 type failingLimiter struct{}
 

@@ -45,6 +45,13 @@ var (
 	// ErrQueueFull is wrapped when a caller would have to wait while the
 	// queue limit's worth of callers are already waiting.
 	ErrQueueFull = semaphore.ErrQueueFull
+
+	// ErrRequestBody is wrapped, beside the cause, by the error of an
+	// attempt whose request body failed on this side: its source could not
+	// be opened or read (a Multipart's file deleted between attempts, a
+	// reader that returned an error, a GetBody that failed). The server is
+	// not at fault, so such an attempt is never retried.
+	ErrRequestBody = errors.New("throttle: request body failed locally")
 )
 
 // invalidOption returns an error wrapping ErrInvalidOption that names the

@@ -82,6 +82,45 @@ func ExampleSession_Get() {
 	// Output: 200 hello from /v1/items
 }
 
+// A POST is retried after a 503 only when it carries an Idempotency-Key,
+// which a request option sets; without one, the server may have acted on
+// it, so the 503 is the answer.
+func ExampleSession_Post() {
+	var attempts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if attempts.Add(1) == 1 { // each call's first attempt fails
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+
+	s, err := throttle.NewSession(throttle.WithRetry(throttle.RetryPolicy{
+		MaxRetries: 3, MinWait: time.Millisecond, MaxWait: 10 * time.Millisecond}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	for _, opts := range [][]throttle.RequestOption{
+		nil,
+		{throttle.WithRequestHeader("Idempotency-Key", "order-42")},
+	} {
+		attempts.Store(0)
+		resp, err := s.Post(context.Background(), srv.URL+"/orders", "application/json",
+			strings.NewReader(`{"item":"book"}`), opts...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Println("status:", resp.StatusCode, "attempts:", attempts.Load())
+	}
+	// Output:
+	// status: 503 attempts: 1
+	// status: 201 attempts: 2
+}
+
 // A Transport throttles any client or SDK that takes an http.RoundTripper
 // or an *http.Client.
 func ExampleTransport() {

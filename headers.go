@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/idna"
 )
 
 // withHeaders returns req with the session's default headers added where
@@ -96,16 +99,22 @@ func redirectHeaders(req *http.Request) redirectDrop {
 
 // shouldCopyHeaderOnRedirect is net/http's rule: credentials set on the
 // first request go to its host and its subdomains, compared by host name
-// without the port. net/http compares IDN hosts in their ASCII form; with
-// no IDNA table here, two non-ASCII names count as one host only when they
-// are equal, so a credential may be dropped where net/http would have
-// copied it, never the reverse.
+// without the port, IDN names in their ASCII form.
 func shouldCopyHeaderOnRedirect(initial, dest *url.URL) bool {
-	ihost, dhost := initial.Hostname(), dest.Hostname()
-	if !isASCII(ihost) || !isASCII(dhost) {
-		return ihost == dhost
+	return isDomainOrSubdomain(asciiHostname(dest), asciiHostname(initial))
+}
+
+// asciiHostname is u's host name in the ASCII form net/http compares, or
+// as it is when it has none.
+func asciiHostname(u *url.URL) string {
+	h := u.Hostname()
+	if isASCII(h) {
+		return h
 	}
-	return isDomainOrSubdomain(dhost, ihost)
+	if a, err := idna.Lookup.ToASCII(h); err == nil {
+		return a
+	}
+	return h
 }
 
 // isDomainOrSubdomain is net/http's: sub equals parent or ends in
@@ -133,37 +142,31 @@ func isASCII(s string) bool {
 }
 
 // headerNameProblem says why net/http's Transport would refuse key as a
-// header name at every request (httpguts.ValidHeaderFieldName), or "".
+// header name (httpguts.ValidHeaderFieldName), or "".
 func headerNameProblem(key string) string {
 	if key == "" {
 		return "key must not be empty"
 	}
-	for i := 0; i < len(key); i++ {
-		if !isTokenChar(key[i]) {
-			return fmt.Sprintf("key has %q at byte %d, which a header name must not contain", key[i], i)
-		}
+	if httpguts.ValidHeaderFieldName(key) {
+		return ""
 	}
-	return ""
+	i := 0
+	for i < len(key) && httpguts.IsTokenRune(rune(key[i])) {
+		i++
+	}
+	return fmt.Sprintf("key has %q at byte %d, which a header name must not contain", key[i], i)
 }
 
 // headerValueProblem says why net/http's Transport would refuse value
 // (httpguts.ValidHeaderFieldValue), or "". It does not quote the value,
 // which is often a credential.
 func headerValueProblem(value string) string {
-	for i := 0; i < len(value); i++ {
-		if b := value[i]; (b < ' ' && b != '\t') || b == 0x7f {
-			return fmt.Sprintf("value has control character %q at byte %d (of CR, LF, NUL and the other controls only a tab is allowed)", b, i)
-		}
+	if httpguts.ValidHeaderFieldValue(value) {
+		return ""
 	}
-	return ""
-}
-
-// isTokenChar reports whether b may appear in a header name: RFC 9110's
-// tchar.
-func isTokenChar(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
+	i := 0
+	for b := value[0]; (b >= ' ' || b == '\t') && b != 0x7f; b = value[i] {
+		i++
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+	return fmt.Sprintf("value has control character %q at byte %d (of CR, LF, NUL and the other controls only a tab is allowed)", value[i], i)
 }

@@ -206,7 +206,8 @@ func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, u
 // applies what resp says (resp is nil when the attempt got no response),
 // ends the first contact if this caller was the probe (with headers seen
 // the host is known; without, the next waiter probes instead), and lets
-// the state go. It reports whether resp was a 429 or 503.
+// the state go. It reports whether resp said it was throttled (a 429, a
+// 503, or a rate-limit 403: see feedback.Signal.Throttled).
 func (hs *hosts) finish(st *hostState, resp *http.Response, probe, admitted bool) (throttled bool) {
 	var sig feedback.Signal
 	now := hs.clock.Now()

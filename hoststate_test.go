@@ -88,6 +88,13 @@ func TestPauseCapAndGarbage(t *testing.T) {
 		{"IETF r=0 pauses for t", map[string]string{"RateLimit": `"default";r=0;t=3`}, 200, 3 * time.Second},
 		{"X-RateLimit remaining 0 with delta reset", map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4"}, 200, 4 * time.Second},
 		{"decimal Retry-After", map[string]string{"Retry-After": "2.0"}, 429, 2 * time.Second},
+		// Issue 7: Retry-After takes precedence over the reset stated beside it.
+		{"Retry-After over IETF r=0;t=4", map[string]string{"Retry-After": "1", "RateLimit": `"default";r=0;t=4`}, 429, time.Second},
+		{"Retry-After over X-RateLimit remaining 0", map[string]string{"Retry-After": "1", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4"}, 429, time.Second},
+		// Issue 7: GitHub's secondary rate limits are 403s with Retry-After.
+		{"403 with Retry-After pauses", map[string]string{"Retry-After": "2"}, 403, 2 * time.Second},
+		{"403 with X-RateLimit remaining 0 pauses", map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3"}, 403, 3 * time.Second},
+		{"plain 403 is not a pause", map[string]string{"Content-Type": "text/plain"}, 403, 0},
 		{"enormous policy window is capped", map[string]string{"RateLimit-Policy": `"x";q=1;w=99999999999`}, 200, guarded(5 * time.Second)},
 	}
 	for _, tc := range cases {
@@ -109,15 +116,31 @@ func TestPauseCapAndGarbage(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { _, err := getOne(context.Background(), s, rec.URL); done <- err }()
 			if tc.wantPause == 0 {
-				require.NoError(t, <-done)
+				awaitCaller(t, fake, done)
 				return
 			}
 			waitFor(t, "the caller to wait", func() bool { return s.Stats().Waiting == 1 })
 			fake.Advance(tc.wantPause - time.Millisecond)
-			require.EqualValues(t, 1, rec.count.Load(), "went before the pause ended")
+			early := rec.count.Load() != 1
 			fake.Advance(time.Millisecond)
-			require.NoError(t, <-done)
+			awaitCaller(t, fake, done)
+			require.False(t, early, "went before the pause ended")
 		})
+	}
+}
+
+// awaitCaller waits for a paused caller's outcome. If it does not come,
+// the pause lasted longer than it should: it ends the pause, so that the
+// caller is not left behind, and fails instead of hanging.
+func awaitCaller(t *testing.T, fake *clock.Fake, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		fake.Advance(24 * time.Hour)
+		<-done
+		t.Fatal("the caller was still waiting: the host stayed paused longer than expected")
 	}
 }
 

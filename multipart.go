@@ -212,7 +212,7 @@ func (r *formReader) next() error {
 	}
 	body, err := parts[r.i].src.open()
 	if err != nil {
-		return fmt.Errorf("throttle: multipart part %d: %w", r.i, err)
+		return localError(fmt.Sprintf("opening multipart part %d", r.i), err)
 	}
 	r.pend, r.body = parts[r.i].header, body
 	return nil
@@ -241,10 +241,7 @@ func (s *pathSource) open() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.NewSectionReader(f, 0, s.n), f}, nil
+	return &localBody{r: io.NewSectionReader(f, 0, s.n), c: f}, nil
 }
 
 func (s *pathSource) size() int64      { return s.n }

@@ -13,9 +13,11 @@ const defaultMaxPause = 10 * time.Minute
 // default. While on, what a response says about its host applies to every
 // caller of that host:
 //
-//   - Retry-After on a 429 or 503 (delta seconds, decimal seconds such as
-//     "2.0", or an HTTP date) pauses the host until then, and takes
-//     precedence over every other field;
+//   - Retry-After on a 429, a 503 or a 403 (delta seconds, decimal seconds
+//     such as "2.0", or an HTTP date) pauses the host until then, and takes
+//     precedence over every other field: a reset stated beside it is
+//     ignored, as the IETF draft says, so the host resumes when
+//     Retry-After says;
 //   - a stated remaining count (IETF RateLimit r=;t=, RateLimit-Remaining,
 //     X-RateLimit-Remaining with its reset) is a budget: no more attempts
 //     than that start before the reset, and at 0 the host pauses until it;
@@ -26,7 +28,14 @@ const defaultMaxPause = 10 * time.Minute
 //     alone and the others wait for its response headers, for at most 2 s
 //     (a first request to a slow endpoint must not hold the host back).
 //
+// A 403 with a usable Retry-After or a remaining count of 0 (GitHub's
+// secondary and primary rate limits) is throttling, like a 429: it pauses
+// the host, counts in Stats.Throttled, and is retried as a 429 is (see
+// DefaultRetryPolicy). A 403 with neither is a plain refusal.
+//
 // Malformed fields are ignored, and every pause is capped by WithMaxPause.
+// With or without feedback, a retry the server delays with Retry-After
+// waits at most WithMaxPause too (see RetryPolicy).
 func WithServerFeedback(on bool) Option {
 	return option(func(c *config) error {
 		c.noFeedback = !on
@@ -34,8 +43,15 @@ func WithServerFeedback(on bool) Option {
 	})
 }
 
-// WithMaxPause caps every pause a server can impose on a host (default 10
-// minutes), so that a hostile or broken server cannot stall the client.
+// WithMaxPause caps every wait a server can direct (default 10 minutes),
+// so that a hostile or broken server cannot stall the client: the pause of
+// a host (Retry-After, a spent budget's reset), the window of a learned
+// policy, and the wait before a retry that the server delays with
+// Retry-After, which RetryPolicy.MaxWait does not bound (MaxWait bounds
+// only the backoff the client chooses itself). A server-directed wait
+// never runs past the caller's context deadline either: a caller whose
+// deadline falls before the capped wait ends fails at once, with an error
+// wrapping context.DeadlineExceeded.
 func WithMaxPause(d time.Duration) Option {
 	return option(func(c *config) error {
 		if d <= 0 {

@@ -32,7 +32,7 @@ type Stats struct {
 	Waiting       int64 // callers waiting for a slot or a token now
 	BytesSent     int64 // request body bytes sent
 	BytesReceived int64 // response body bytes read
-	Throttled     int64 // 429 and 503 responses seen
+	Throttled     int64 // 429, 503 and rate-limit 403 responses seen (see feedback.Signal.Throttled)
 	Paused        int64 // hosts paused by their server now
 }
 
@@ -49,7 +49,7 @@ func NewSession(opts ...Option) (*Session, error) {
 	}
 	s := &Session{transport: t, cfg: c}
 	if c.retry != nil {
-		s.retry = newRetryLayer(*c.retry, t)
+		s.retry = newRetryLayer(*c.retry, t, c.maxPause)
 	}
 	s.client = &http.Client{Transport: sessionRoundTripper{s: s}}
 	return s, nil
@@ -90,40 +90,50 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// Get sends a GET request to url.
-func (s *Session) Get(ctx context.Context, url string) (*http.Response, error) {
-	return s.send(ctx, http.MethodGet, url, "", nil)
+// Get sends a GET request to url, with opts applied to it.
+func (s *Session) Get(ctx context.Context, url string, opts ...RequestOption) (*http.Response, error) {
+	return s.send(ctx, http.MethodGet, url, "", nil, opts)
 }
 
-// Head sends a HEAD request to url.
-func (s *Session) Head(ctx context.Context, url string) (*http.Response, error) {
-	return s.send(ctx, http.MethodHead, url, "", nil)
+// Head sends a HEAD request to url, with opts applied to it.
+func (s *Session) Head(ctx context.Context, url string, opts ...RequestOption) (*http.Response, error) {
+	return s.send(ctx, http.MethodHead, url, "", nil, opts)
 }
 
-// Delete sends a DELETE request to url.
-func (s *Session) Delete(ctx context.Context, url string) (*http.Response, error) {
-	return s.send(ctx, http.MethodDelete, url, "", nil)
+// Delete sends a DELETE request to url, with opts applied to it.
+func (s *Session) Delete(ctx context.Context, url string, opts ...RequestOption) (*http.Response, error) {
+	return s.send(ctx, http.MethodDelete, url, "", nil, opts)
 }
 
-// Post sends a POST request with body. Bytes, strings, files, seekable
+// Post sends a POST request with body, with opts (such as
+// WithRequestHeader) applied to it. Bytes, strings, files, seekable
 // readers, a Payload or a Multipart are streamed with their length set and
 // replayed on retry; any other reader is streamed once (see
-// NotReplayableError).
-func (s *Session) Post(ctx context.Context, url, contentType string, body io.Reader) (*http.Response, error) {
-	return s.send(ctx, http.MethodPost, url, contentType, body)
+// NotReplayableError). body is closed if it is an io.Closer, on errors
+// too.
+//
+// With WithRetry and the DefaultRetryPolicy, a POST (and a PATCH) is
+// retried after a 429 or a rate-limit 403, which say the request was not
+// processed, but after a 500, 502, 503 or 504 or a connection error only
+// if it carries an Idempotency-Key header: without one, the server may
+// have acted on it. Set one with WithRequestHeader("Idempotency-Key", key).
+func (s *Session) Post(ctx context.Context, url, contentType string, body io.Reader, opts ...RequestOption) (*http.Response, error) {
+	return s.send(ctx, http.MethodPost, url, contentType, body, opts)
 }
 
-// Put sends a PUT request with body, as Post does.
-func (s *Session) Put(ctx context.Context, url, contentType string, body io.Reader) (*http.Response, error) {
-	return s.send(ctx, http.MethodPut, url, contentType, body)
+// Put sends a PUT request with body, as Post does. PUT is idempotent, so
+// it is retried as GET is.
+func (s *Session) Put(ctx context.Context, url, contentType string, body io.Reader, opts ...RequestOption) (*http.Response, error) {
+	return s.send(ctx, http.MethodPut, url, contentType, body, opts)
 }
 
-// Patch sends a PATCH request with body, as Post does.
-func (s *Session) Patch(ctx context.Context, url, contentType string, body io.Reader) (*http.Response, error) {
-	return s.send(ctx, http.MethodPatch, url, contentType, body)
+// Patch sends a PATCH request with body, as Post does, and is retried as
+// Post is.
+func (s *Session) Patch(ctx context.Context, url, contentType string, body io.Reader, opts ...RequestOption) (*http.Response, error) {
+	return s.send(ctx, http.MethodPatch, url, contentType, body, opts)
 }
 
-func (s *Session) send(ctx context.Context, method, url, contentType string, body io.Reader) (*http.Response, error) {
+func (s *Session) send(ctx context.Context, method, url, contentType string, body io.Reader, opts []RequestOption) (*http.Response, error) {
 	req, err := newRequest(ctx, method, url, body)
 	if err != nil {
 		if c, ok := body.(io.Closer); ok {
@@ -133,6 +143,10 @@ func (s *Session) send(ctx context.Context, method, url, contentType string, bod
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if err := applyRequestOptions(req, opts); err != nil {
+		closeRequestBody(req)
+		return nil, err
 	}
 	return s.Do(req)
 }

@@ -3,6 +3,7 @@ package throttle
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -73,7 +74,7 @@ type readerAtSource struct {
 }
 
 func (s *readerAtSource) open() (io.ReadCloser, error) {
-	return io.NopCloser(io.NewSectionReader(s.ra, s.off, s.n)), nil
+	return &localBody{r: io.NewSectionReader(s.ra, s.off, s.n)}, nil
 }
 func (s *readerAtSource) size() int64      { return s.n }
 func (s *readerAtSource) replayable() bool { return true }
@@ -145,14 +146,14 @@ func (v *seekerView) Read(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.epoch != v.epoch {
-		return 0, errStaleAttempt
+		return 0, localError("reading", errStaleAttempt)
 	}
 	if v.pos >= s.n {
 		return 0, io.EOF
 	}
 	if s.at != s.start+v.pos {
 		if _, err := s.rs.Seek(s.start+v.pos, io.SeekStart); err != nil {
-			return 0, err
+			return 0, localError("rewinding", err)
 		}
 		s.at = s.start + v.pos
 	}
@@ -162,6 +163,9 @@ func (v *seekerView) Read(p []byte) (int, error) {
 	s.at += int64(n)
 	if err == io.EOF && v.pos < s.n {
 		err = io.ErrUnexpectedEOF // the source shrank since it was measured
+	}
+	if err != nil && err != io.EOF {
+		err = localError("reading", err)
 	}
 	return n, err
 }
@@ -182,7 +186,7 @@ func (s *streamSource) open() (io.ReadCloser, error) {
 		return nil, ErrNotReplayable
 	}
 	s.opened = true
-	return io.NopCloser(s.r), nil
+	return &localBody{r: s.r}, nil
 }
 
 func (s *streamSource) size() int64 {
@@ -200,7 +204,19 @@ type getBodySource struct {
 	req *http.Request
 }
 
-func (s getBodySource) open() (io.ReadCloser, error) { return s.req.GetBody() }
+func (s getBodySource) open() (io.ReadCloser, error) {
+	rc, err := s.req.GetBody()
+	switch {
+	case err != nil:
+		return nil, localError("GetBody", err)
+	case rc == nil:
+		return nil, localError("GetBody", errors.New("returned a nil body and no error"))
+	}
+	if _, ours := rc.(*localBody); ours {
+		return rc, nil // a source's own reader: already marked
+	}
+	return &localBody{r: rc, c: rc}, nil
+}
 func (s getBodySource) size() int64 {
 	if s.req.ContentLength > 0 {
 		return s.req.ContentLength
@@ -219,6 +235,34 @@ func requestSource(req *http.Request) source {
 		return getBodySource{req}
 	}
 	return newSource(req.Body)
+}
+
+// localBody is a reader over a request body's local source. A failure to
+// read it happened on this side, not at the server, so it is marked with
+// ErrRequestBody, which the retry policy never retries.
+type localBody struct {
+	r io.Reader
+	c io.Closer // nil: nothing to close
+}
+
+func (b *localBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = localError("reading", err)
+	}
+	return n, err
+}
+
+func (b *localBody) Close() error { return closeIfSet(b.c) }
+
+// localError marks err, a failure to op (open, read) a request body's
+// source, with ErrRequestBody; an error already marked is returned as is,
+// so nested sources do not repeat it.
+func localError(op string, err error) error {
+	if errors.Is(err, ErrRequestBody) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", ErrRequestBody, op, err)
 }
 
 func closeIfSet(v any) error {

@@ -3,8 +3,10 @@
 //
 // [Parse] reads, in one pass over a response's header:
 //
-//   - Retry-After on a 429 or 503 response, as delta seconds ("120"),
-//     decimal seconds ("2.0", as Shopify sends) or an HTTP-date;
+//   - Retry-After on a 429, 503 or 403 response (GitHub's secondary rate
+//     limits answer 403), as delta seconds ("120"), decimal seconds ("2.0",
+//     as Shopify sends) or an HTTP-date; it takes precedence over every
+//     other field;
 //   - the IETF RateLimit and RateLimit-Policy structured fields of
 //     draft-ietf-httpapi-ratelimit-headers -08 to -10;
 //   - the older forms of the same draft: the -07 RateLimit dictionary

@@ -9,7 +9,8 @@ import (
 )
 
 // This example reads a 429 response carrying the IETF RateLimit fields and a
-// Retry-After, which takes precedence for the pause.
+// Retry-After, which takes precedence: the reset stated beside it (t=30) is
+// ignored, and the remaining count runs out when the pause ends.
 func ExampleParse() {
 	now := time.Date(2025, time.June, 1, 12, 0, 0, 0, time.UTC)
 	h := http.Header{}
@@ -27,7 +28,7 @@ func ExampleParse() {
 	// Output:
 	// throttled: true
 	// pause: 2s
-	// remaining: 0 reset in: 30s
+	// remaining: 0 reset in: 2s
 	// policy burst: 100 per 1m0s
 	// policy daily: 1000 per 24h0m0s
 }

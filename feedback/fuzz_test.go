@@ -48,7 +48,8 @@ func FuzzParse(f *testing.F) {
 		if s.Remaining < 0 || !s.HasRemaining && (s.Remaining != 0 || !s.ResetAt.IsZero()) {
 			t.Fatalf("HasRemaining=%v Remaining=%d ResetAt=%v", s.HasRemaining, s.Remaining, s.ResetAt)
 		}
-		if s.Throttled != (status == 429 || status == 503) {
+		forbidden := status == 403 && (!s.Until.IsZero() || s.HasRemaining && s.Remaining == 0)
+		if s.Throttled != (status == 429 || status == 503 || forbidden) {
 			t.Fatalf("Throttled = %v for status %d", s.Throttled, status)
 		}
 	})

@@ -14,8 +14,9 @@ const keyRetryAfter = "Retry-After"
 // Every form listed in the package documentation is read, and statements
 // from several forms are merged: the most restrictive remaining count wins
 // (see Signal.HasRemaining), and policies accumulate up to MaxPolicies.
-// Retry-After is read only on a 429 or 503 response, and takes precedence
-// over every other field for Until.
+// Retry-After is read as RetryAfter reads it (on a 429, a 503, or a 403)
+// and takes precedence over every other field: it sets Until, and it also
+// ends any remaining count stated beside it (see Signal.Until).
 //
 // h is indexed by canonical key, as net/http builds it (http.Header.Set,
 // Add and the client's response parsing); a map filled by hand with
@@ -24,19 +25,30 @@ const keyRetryAfter = "Retry-After"
 // parse an HTTP-date or to unescape a policy name holding backslashes.
 func Parse(h http.Header, status int, now time.Time) Signal {
 	var s Signal
-	s.Throttled = status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
 	parseIETF(h, now, &s)
 	parseLegacy(h, now, &s)
-	if s.Throttled {
-		if v := h[keyRetryAfter]; len(v) > 0 {
-			if t, ok := ParseRetryAfter(v[0], now); ok {
-				s.Until = t
-				return s
-			}
-		}
-	}
-	if s.HasRemaining && s.Remaining == 0 && !s.ResetAt.IsZero() {
+	until, hasRetryAfter := RetryAfter(h, status, now)
+	switch {
+	case hasRetryAfter:
+		s.retryAfter(until)
+	case s.HasRemaining && s.Remaining == 0 && !s.ResetAt.IsZero():
 		s.Until = s.ResetAt
 	}
+	s.Throttled = throttled(status, hasRetryAfter, &s)
 	return s
+}
+
+// throttled reports whether a response refused its request because of a
+// rate limit: any 429 or 503, and a 403 that says so with a usable
+// Retry-After or a remaining count of 0. GitHub answers both its primary
+// (X-RateLimit-Remaining: 0) and its secondary (Retry-After) rate limits
+// with a 403; any other 403 is a plain refusal.
+func throttled(status int, hasRetryAfter bool, s *Signal) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	case http.StatusForbidden:
+		return hasRetryAfter || s.HasRemaining && s.Remaining == 0
+	}
+	return false
 }

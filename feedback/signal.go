@@ -30,13 +30,18 @@ type Policy struct {
 // [now, now+MaxDelay], where now is the instant passed to Parse.
 type Signal struct {
 	// Until: no request to the host should start before this instant (zero:
-	// no pause). It is set by Retry-After on a 429 or 503 response (delta
-	// seconds, decimal seconds such as Shopify's "2.0", or an HTTP-date); if
-	// there is no usable Retry-After, by a remaining count of 0 that has a
-	// known reset (Until = ResetAt), which covers IETF "RateLimit: r=0;t=N".
-	// Retry-After takes precedence over every other field, as the IETF
-	// draft specifies, even when it names an earlier instant. A Retry-After
-	// of 0 or a past HTTP-date gives Until == now.
+	// no pause). It is set by Retry-After on a 429, 503 or 403 response
+	// (delta seconds, decimal seconds such as Shopify's "2.0", or an
+	// HTTP-date; see RetryAfter); if there is no usable Retry-After, by a
+	// remaining count of 0 that has a known reset (Until = ResetAt), which
+	// covers IETF "RateLimit: r=0;t=N". A Retry-After of 0 or a past
+	// HTTP-date gives Until == now.
+	//
+	// Retry-After takes precedence over every other field, even when it
+	// names an earlier instant: the IETF draft says a reset stated beside
+	// it SHOULD be ignored. So a remaining count stated beside a usable
+	// Retry-After has ResetAt == Until, and every reader of the Signal sees
+	// the pause end at the same instant.
 	Until time.Time
 
 	// HasRemaining reports whether the response stated a remaining count.
@@ -64,9 +69,23 @@ type Signal struct {
 	Policies  [MaxPolicies]Policy
 	NPolicies int
 
-	// Throttled reports whether the status was 429 (Too Many Requests) or
-	// 503 (Service Unavailable).
+	// Throttled reports whether the response refused its request because
+	// of a rate limit: a 429 (Too Many Requests) or a 503 (Service
+	// Unavailable), or a 403 (Forbidden) with a usable Retry-After or a
+	// remaining count of 0, as GitHub sends for its rate limits. A 403
+	// with neither is a plain refusal, not throttling.
 	Throttled bool
+}
+
+// retryAfter applies a usable Retry-After instant, which takes precedence
+// over every other field: the reset of a remaining count stated beside it
+// is ignored, as the IETF draft says, so that the count runs out at the
+// same instant as the pause instead of holding the host past it.
+func (s *Signal) retryAfter(until time.Time) {
+	s.Until = until
+	if s.HasRemaining {
+		s.ResetAt = until
+	}
 }
 
 // observe records a remaining count and its reset (zero if unknown),
