@@ -158,7 +158,11 @@ func TestFirstContactLearnsPolicy(t *testing.T) {
 	s := newTestSession(t, WithClock(fake))
 	wait := getAll(context.Background(), s, rec.URL, 100)
 	for served := int64(10); served <= 100; served += 10 {
-		waitFor(t, "a window's worth", func() bool { return rec.count.Load() == served && s.Stats().Waiting == 100-served })
+		// InFlight 0: every attempt sent is stamped (on a new connection,
+		// only once its response begins) before the clock moves.
+		waitFor(t, "a window's worth", func() bool {
+			return rec.count.Load() == served && s.Stats().Waiting == 100-served && s.Stats().InFlight == 0
+		})
 		inWindow.Store(0)
 		fake.Advance(guarded(time.Second))
 	}
@@ -175,7 +179,7 @@ func TestServerPolicyOnlyTightens(t *testing.T) {
 	})
 	s := newTestSession(t, WithClock(fake), WithHostRateLimit(5, time.Second))
 	wait := getAll(context.Background(), s, rec.URL, 10)
-	waitFor(t, "5 served", func() bool { return rec.count.Load() == 5 && s.Stats().Waiting == 5 })
+	waitFor(t, "5 served", func() bool { return rec.count.Load() == 5 && s.Stats().Waiting == 5 && s.Stats().InFlight == 0 })
 	fake.Advance(guarded(time.Second))
 	noErrors(t, wait())
 }
@@ -234,7 +238,7 @@ func TestQueueLimit(t *testing.T) {
 	for range 3 {
 		n := rec.count.Load()
 		fake.Advance(guarded(time.Second))
-		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 })
+		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 && s.Stats().InFlight == 0 })
 	}
 	noErrors(t, wait())
 }
@@ -261,7 +265,7 @@ func TestPriorityOvertakes(t *testing.T) {
 	for range 4 {
 		n := rec.count.Load()
 		fake.Advance(guarded(time.Second))
-		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 })
+		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 && s.Stats().InFlight == 0 })
 	}
 	noErrors(t, high())
 	noErrors(t, low())
