@@ -183,7 +183,7 @@ func DefaultBackoff(min, max time.Duration, attempt int, resp *http.Response) ti
 		return clampDuration(wait, 0, max)
 	}
 	d := max
-	if attempt < 62 && min > 0 && min<<attempt > 0 {
+	if 0 <= attempt && attempt < 63 && min > 0 && min <= max>>attempt { // min<<attempt <= max, without overflow
 		d = clampDuration(min<<attempt, min, max)
 	}
 	half := d / 2

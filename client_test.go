@@ -63,18 +63,24 @@ func TestRateLimitAppliesAtSend(t *testing.T) {
 	s := newTestSession(t, WithRateLimit(100, time.Second), WithClock(fake))
 
 	wait := getAll(context.Background(), s, rec.URL, 1000)
+	// An attempt on a new connection is stamped when its response begins,
+	// after the server has counted it: wait until every attempt sent has
+	// finished, so that none is stamped after the clock moves.
+	served := func(n int64) func() bool {
+		return func() bool { return rec.count.Load() == n && s.Stats().InFlight == 0 }
+	}
 	waitFor(t, "100 requests served and 900 waiting", func() bool {
-		return rec.count.Load() == 100 && s.Stats().Waiting == 900
+		return served(100)() && s.Stats().Waiting == 900
 	})
 	// The window is the limit's per plus its guard (see guarded).
 	per := guarded(time.Second)
 	fake.Advance(per - time.Millisecond)
 	require.EqualValues(t, 100, rec.count.Load(), "a request started before the window moved on")
 	fake.Advance(time.Millisecond)
-	waitFor(t, "200 requests", func() bool { return rec.count.Load() == 200 })
+	waitFor(t, "200 requests", served(200))
 	for step := int64(3); step <= 10; step++ {
 		fake.Advance(per)
-		waitFor(t, fmt.Sprintf("%d requests", step*100), func() bool { return rec.count.Load() == step*100 })
+		waitFor(t, fmt.Sprintf("%d requests", step*100), served(step*100))
 	}
 	noErrors(t, wait())
 	require.EqualValues(t, 1000, s.Stats().Requests)

@@ -2,8 +2,10 @@ package throttle
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
 	"sync/atomic"
 
 	"github.com/go-throttle/throttle/feedback"
@@ -36,6 +38,17 @@ type hold struct {
 	sent       bool
 	released   atomic.Bool
 	body       responseBody // the response body wrapper, when there is one
+
+	// trace stamps the grants (see clientTrace); it is part of the hold,
+	// one allocation less per attempt.
+	trace httptrace.ClientTrace
+	// What gotConn saw, for roundTripped (net/http calls both on the
+	// caller's goroutine): whether the attempt opened its connection
+	// (newConn), without TLS (plain); and, for the host's count of opened
+	// connections, its value then (opened) and whether other attempts'
+	// new connections were awaiting their responses (busy).
+	sawConn, newConn, plain, busy bool
+	opened                        uint64
 }
 
 // send counts the attempt as sent and in flight: it is being handed to
@@ -46,13 +59,90 @@ func (h *hold) send() {
 	h.t.stats.inFlight.Add(1)
 }
 
-// commit stamps the window grants with the time the request is written:
-// from then on they count from that instant, not as pending. It may run
-// more than once (from the trace and after RoundTrip); the grants keep
-// the first stamp.
+// commit stamps the window grants now: from then on they count from that
+// instant, not as pending. It may run more than once (from the trace and
+// after RoundTrip); the grants keep the first stamp.
 func (h *hold) commit() {
 	for _, g := range h.grants[:h.ngrants] {
 		g.Commit()
+	}
+}
+
+// clientTrace returns the trace that stamps the grants when the request's
+// headers are written and, unless the guard is off, notes the connection
+// for roundTripped.
+func (h *hold) clientTrace() *httptrace.ClientTrace {
+	h.trace.WroteHeaders = h.commit
+	if !h.t.guard.off() {
+		h.trace.GotConn = h.gotConn
+	}
+	return &h.trace
+}
+
+// gotConn notes whether the attempt opened its connection, and what its
+// host's other attempts were opening (see readLate). net/http may call it
+// again for a retry on another connection.
+func (h *hold) gotConn(info httptrace.GotConnInfo) {
+	st := h.host
+	if !info.Reused && !h.newConn {
+		_, handshaken := info.Conn.(*tls.Conn)
+		h.newConn, h.plain = true, !handshaken
+		if st != nil {
+			st.accepting.Add(1)
+			st.opened.Add(1)
+		}
+	}
+	h.sawConn = true
+	if st != nil {
+		h.opened = st.opened.Load()
+		h.busy = h.busy || st.accepting.Load() > h.own()
+	}
+}
+
+// own is how many of its host's accepting attempts are this one.
+func (h *hold) own() int32 {
+	if h.newConn {
+		return 1
+	}
+	return 0
+}
+
+// readLate reports whether the server may have read the request later than
+// the guard covers, so that its grants must count from its response (the
+// server has read it by then) rather than from its write. That is so if
+// the attempt opened a plain-TCP connection, which the server reads only
+// once its accept loop gets to it (a TLS connection's handshake shows it
+// has); or if other attempts to the host opened connections while this one
+// was in flight, since a server busy accepting them reads even its
+// established connections late. Called on the caller's goroutine, after
+// the base RoundTripper returned.
+func (h *hold) readLate() bool {
+	if !h.sawConn {
+		return false // no trace events: nothing is known
+	}
+	if h.plain {
+		return true
+	}
+	st := h.host
+	return st != nil && (h.busy || st.opened.Load() != h.opened || st.accepting.Load() > h.own())
+}
+
+// roundTripped runs once the base RoundTripper has returned, with the
+// response headers or an error. It stamps the grants if the trace did not
+// (a base RoundTripper that reports no trace events), and stamps them
+// again now if the server may have read the request late (see readLate):
+// an attempt's grants count until per plus the guard after its response
+// then, or after its write otherwise. A failed attempt is stamped too: its
+// request may have reached the server.
+func (h *hold) roundTripped() {
+	h.commit()
+	if h.readLate() {
+		for _, g := range h.grants[:h.ngrants] {
+			g.Restamp()
+		}
+	}
+	if h.newConn && h.host != nil {
+		h.host.accepting.Add(-1)
 	}
 }
 

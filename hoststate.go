@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-throttle/throttle/feedback"
@@ -19,6 +20,7 @@ import (
 type hosts struct {
 	clock    ratelimit.Clock
 	maxPause time.Duration
+	guard    windowGuard // of the learned windows
 	// closed is closed when the Transport closes: every wait ends then.
 	closed <-chan struct{}
 
@@ -52,10 +54,15 @@ type hostState struct {
 	// also takes a token from; policies keys them by quota and window.
 	learned  []*ratelimit.Window
 	policies []feedback.Policy
+	// accepting counts the attempts whose response has not arrived on a
+	// connection they opened to the host; opened counts such connections
+	// ever. They are atomics, outside hosts.mu. See hold.readLate.
+	accepting atomic.Int32
+	opened    atomic.Uint64
 }
 
-func newHosts(clk ratelimit.Clock, maxPause time.Duration) *hosts {
-	return &hosts{clock: clk, maxPause: maxPause, m: make(map[string]*hostState)}
+func newHosts(clk ratelimit.Clock, maxPause time.Duration, guard windowGuard) *hosts {
+	return &hosts{clock: clk, maxPause: maxPause, guard: guard, m: make(map[string]*hostState)}
 }
 
 // enter registers a caller of host and waits until it may be sent to (see
@@ -275,7 +282,7 @@ func (hs *hosts) learnLocked(st *hostState, ps []feedback.Policy) {
 			learned = append(learned, w)
 			continue
 		}
-		w, err := ratelimit.NewWindow(p.Quota, guarded(min(p.Window, hs.maxPause)), ratelimit.WithClock(hs.clock))
+		w, err := ratelimit.NewWindow(p.Quota, hs.guard.window(min(p.Window, hs.maxPause)), ratelimit.WithClock(hs.clock))
 		if err != nil {
 			continue
 		}

@@ -181,13 +181,13 @@ func TestFirstContactLearnsPolicy(t *testing.T) {
 	s := newTestSession(t, WithClock(fake))
 	wait := getAll(context.Background(), s, rec.URL, 100)
 	for served := int64(10); served <= 100; served += 10 {
-		// The recorder counts a request before its handler runs: wait for
-		// the handler's own count too, so the reset cannot race the last
-		// request of the window.
+		// InFlight 0: every attempt sent is stamped (on a new connection,
+		// only once its response begins) before the clock moves, and every
+		// handler has counted its request.
 		waitFor(t, "a window's worth", func() bool {
-			return rec.count.Load() == served && inWindow.Load() >= 10 && s.Stats().Waiting == 100-served
+			return rec.count.Load() == served && s.Stats().Waiting == 100-served && s.Stats().InFlight == 0
 		})
-		inWindow.Add(-10) // anything beyond the window's 10 stays, and was rejected
+		inWindow.Store(0)
 		fake.Advance(guarded(time.Second))
 	}
 	noErrors(t, wait())
@@ -203,7 +203,7 @@ func TestServerPolicyOnlyTightens(t *testing.T) {
 	})
 	s := newTestSession(t, WithClock(fake), WithHostRateLimit(5, time.Second))
 	wait := getAll(context.Background(), s, rec.URL, 10)
-	waitFor(t, "5 served", func() bool { return rec.count.Load() == 5 && s.Stats().Waiting == 5 })
+	waitFor(t, "5 served", func() bool { return rec.count.Load() == 5 && s.Stats().Waiting == 5 && s.Stats().InFlight == 0 })
 	fake.Advance(guarded(time.Second))
 	noErrors(t, wait())
 }
@@ -262,7 +262,7 @@ func TestQueueLimit(t *testing.T) {
 	for range 3 {
 		n := rec.count.Load()
 		fake.Advance(guarded(time.Second))
-		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 })
+		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 && s.Stats().InFlight == 0 })
 	}
 	noErrors(t, wait())
 }
@@ -289,7 +289,7 @@ func TestPriorityOvertakes(t *testing.T) {
 	for range 4 {
 		n := rec.count.Load()
 		fake.Advance(guarded(time.Second))
-		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 })
+		waitFor(t, "the next request", func() bool { return rec.count.Load() == n+1 && s.Stats().InFlight == 0 })
 	}
 	noErrors(t, high())
 	noErrors(t, low())

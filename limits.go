@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/go-throttle/throttle/ratelimit"
@@ -35,13 +36,13 @@ func newHostRate(c *config) (*ratelimit.Keyed, error) {
 	if c.hostRate.n == 0 && len(c.hostRates) == 0 {
 		return nil, nil
 	}
-	def, overrides, clk := c.hostRate, c.hostRates, c.clock
+	def, overrides, clk, guard := c.hostRate, c.hostRates, c.clock, c.guard
 	k, err := ratelimit.NewKeyed(func(host string) (ratelimit.Limiter, error) {
 		spec, ok := overrides[host]
 		if !ok {
 			spec = def
 		}
-		return ratelimit.NewWindow(spec.n, guarded(spec.per), ratelimit.WithClock(clk))
+		return ratelimit.NewWindow(spec.n, guard.window(spec.per), ratelimit.WithClock(clk))
 	}, ratelimit.WithClock(clk))
 	if err != nil {
 		return nil, fmt.Errorf("%w: WithHostRateLimit: %w", ErrInvalidOption, err)
@@ -54,7 +55,7 @@ func (t *Transport) newSessionRate(c *config) (err error) {
 	if c.rate.n == 0 {
 		return nil
 	}
-	if t.rate, err = ratelimit.NewWindow(c.rate.n, guarded(c.rate.per), ratelimit.WithClock(c.clock)); err != nil {
+	if t.rate, err = ratelimit.NewWindow(c.rate.n, c.guard.window(c.rate.per), ratelimit.WithClock(c.clock)); err != nil {
 		return fmt.Errorf("%w: WithRateLimit: %w", ErrInvalidOption, err)
 	}
 	if c.burst > 0 {
@@ -131,16 +132,64 @@ func (s hostScope[T]) has(host string) bool {
 	return ok
 }
 
-// guarded lengthens a window by a guard of 1% (at most 10 ms), so that
-// "at most n in any window of per" holds where the server counts, not
-// only where the client writes: the server reads each request some time
-// after it was written, and that time varies from request to request (a
-// burst of new connections on a busy machine is read up to tens of
-// milliseconds late). The guard absorbs that variation at a cost of at
-// most 1% of the throughput.
-func guarded(per time.Duration) time.Duration {
-	return per + min(per/100, windowGuardMax)
+// windowGuard is how much longer than its per a window counts each
+// attempt, so that "at most n in any window of per" holds where the
+// server counts, not only where the client writes.
+//
+// Why it is sound. An attempt's slot is occupied from its grant until its
+// stamp plus per plus the guard (it is pending until the stamp, see
+// hold.commit). If the server reads every request no later than stamp +
+// guard, then the arrivals in any server window [s, s+per] all hold their
+// slots at the last of those arrivals, and the client never lets more than
+// n slots be occupied at once. So the guard must cover the delay between
+// the stamp and the server's read:
+//
+//   - An attempt is stamped when its headers are written. On a connection
+//     the server is reading, it reads them after the network's delay and
+//     its own queue's, which vary by a few milliseconds: the guard is 1%
+//     of per, at most windowGuardMax, by default, and WithWindowGuard sets
+//     it for servers further away.
+//   - The server reads a request on a new plain-TCP connection only once
+//     its accept loop gets to the connection, and a server busy accepting
+//     new connections reads even its established ones late: tens of
+//     milliseconds under a burst. The client cannot see when, but it knows
+//     the server has read the request by the time its response arrives.
+//     So an attempt that opened a plain connection, or that was in flight
+//     while other attempts to its host opened connections, is stamped
+//     again when its response headers arrive (hold.readLate): it then
+//     counts until per plus the guard after its response. That costs the
+//     response's latency, once per new connection and during bursts of
+//     them only. A TLS connection's handshake shows that the server has
+//     accepted it. A response that comes after the window has ended is
+//     too late to count again from: its slot may have been granted anew.
+//
+// The zero value is the default guard. A guard set to 0 turns both off:
+// windows are exactly per long and count from the write on every
+// connection, so the limit holds where the client writes.
+type windowGuard struct {
+	d   time.Duration
+	set bool // WithWindowGuard was given
 }
 
-// windowGuardMax caps the guard of long windows.
+// window is per lengthened by the guard, without overflow: a window as
+// long as a time.Duration can be stays that long.
+func (g windowGuard) window(per time.Duration) time.Duration {
+	d := min(per/100, windowGuardMax)
+	if g.set {
+		d = g.d
+	}
+	if per > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	return per + d
+}
+
+// off reports whether the guard was set to 0: attempts count from their
+// write on every connection.
+func (g windowGuard) off() bool { return g.set && g.d == 0 }
+
+// guarded is per lengthened by the default guard.
+func guarded(per time.Duration) time.Duration { return windowGuard{}.window(per) }
+
+// windowGuardMax caps the default guard of long windows.
 const windowGuardMax = 10 * time.Millisecond

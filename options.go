@@ -46,6 +46,7 @@ type config struct {
 	upload      int64 // bytes per second over all request bodies
 	download    int64 // bytes per second over all response bodies
 	timeout     time.Duration
+	guard       windowGuard // of every window; the zero value is the default
 	limiters    []ratelimit.Limiter
 	clock       ratelimit.Clock
 
@@ -96,13 +97,49 @@ func positiveRate(name string, n int, per time.Duration) (rateSpec, error) {
 
 // WithRateLimit lets at most n attempts start in any window of length per,
 // over the whole session. It is strict at the wire: an attempt counts from
-// when its token is granted until it is handed to the base RoundTripper,
-// and then from its real send time. Without it, the session has no rate
-// limit.
+// when its token is granted until its headers are written, and then for per
+// plus a small guard, so that the limit holds where the server counts too
+// (see WithWindowGuard, also for when an attempt counts from its response
+// instead). Any positive per is honoured, up to the largest time.Duration.
+// Without it, the session has no rate limit.
 func WithRateLimit(n int, per time.Duration) Option {
 	return option(func(c *config) (err error) {
 		c.rate, err = positiveRate("WithRateLimit", n, per)
 		return err
+	})
+}
+
+// WithWindowGuard sets how much later than its write a server may read a
+// request and still count it in the window the client counted it in. Every
+// window (WithRateLimit, WithHostRateLimit, WithRateLimitFor and the
+// policies a server states) counts each attempt for per plus d, so that
+// "at most n in any window of per" holds where the server counts too; it
+// costs d/per of the throughput. The default is 1% of per, at most 10 ms.
+// What d must cover is how much the server's reading of requests on
+// established connections varies: network jitter, and the server's own
+// queue when a burst of requests arrives at once. Raise it for a server
+// further away or one that works through a burst slowly.
+//
+// On a new plain-TCP connection the server reads a request only once it has
+// accepted the connection, and while it accepts a burst of new connections
+// it reads even established ones late, tens of milliseconds after the
+// write. So an attempt that opened a plain connection, or was in flight
+// while others to its host opened connections, counts from when its
+// response headers arrive (if its window has not ended by then), plus per
+// plus d. A TLS handshake shows the server has accepted the connection.
+//
+// d = 0 turns the guard off: every attempt counts for exactly per from the
+// write of its headers, on every connection, so the limit holds where the
+// client writes and a server that reads requests late may count more. A
+// negative d is an error; a d so large that per+d passes the largest
+// time.Duration makes the windows that long.
+func WithWindowGuard(d time.Duration) Option {
+	return option(func(c *config) error {
+		if d < 0 {
+			return invalidOption("WithWindowGuard", d, "guard must not be negative")
+		}
+		c.guard = windowGuard{d: d, set: true}
+		return nil
 	})
 }
 

@@ -45,6 +45,7 @@ type Transport struct {
 	upload    *ratelimit.Bucket // all request bodies; nil if none
 	download  *ratelimit.Bucket // all response bodies; nil if none
 	timeout   time.Duration
+	guard     windowGuard // how the windows count an attempt (see hold.clientTrace)
 
 	hosts *hosts       // server feedback; nil when off
 	queue *admit.Queue // WithQueueLimit, shared by every wait; nil if none
@@ -87,10 +88,10 @@ func NewTransport(base http.RoundTripper, opts ...Option) (*Transport, error) {
 }
 
 func newTransport(c *config) (*Transport, error) {
-	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout}
+	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout, guard: c.guard}
 	t.closing.done = make(chan struct{})
 	if !c.noFeedback {
-		t.hosts = newHosts(c.clock, c.maxPause)
+		t.hosts = newHosts(c.clock, c.maxPause, c.guard)
 		t.hosts.closed = t.closing.done
 	}
 	if c.hasQueueLimit {
@@ -165,7 +166,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := t.prepare(req, h, &w)
 	h.send()
 	resp, err := t.base.RoundTrip(out)
-	h.commit() // if the base RoundTripper did not report writing the request
+	h.roundTripped()
 	h.endHost(resp)
 	if err != nil {
 		err = h.attemptError(err)
@@ -291,8 +292,7 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 // prepare returns the request to send: req itself when nothing needs
 // changing, otherwise a shallow copy with the caller's context (not the
 // one the waits ran under), the attempt's timeout, a trace that stamps
-// the window grants when the request is written, and a counted,
-// rate-limited body.
+// the window grants, and a counted, rate-limited body.
 func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request {
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	pending := h.ngrants > 0
@@ -304,8 +304,10 @@ func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request
 		// Stamp when the headers are written, not when the attempt is handed
 		// over: dialling a new connection can take longer than the gaps
 		// between starts, and a window counted before the dial lets the
-		// requests that waited for it arrive at the server bunched up.
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: h.commit})
+		// requests that waited for it arrive at the server bunched up. A
+		// request the server may have read late is stamped again when its
+		// response arrives (see windowGuard).
+		ctx = httptrace.WithClientTrace(ctx, h.clientTrace())
 	}
 	if t.timeout > 0 {
 		h.parentCtx = ctx

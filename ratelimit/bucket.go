@@ -43,7 +43,8 @@ type Bucket struct {
 }
 
 // NewBucket returns a Bucket granting n units per per, with a burst of n
-// unless WithBurst says otherwise. n and per must be positive; anything
+// unless WithBurst says otherwise. n and per must be positive (any positive
+// per is honoured, up to the largest time.Duration); anything
 // wrong, options included, is reported in one error wrapping ErrInvalid.
 func NewBucket(n int, per time.Duration, opts ...Option) (*Bucket, error) {
 	cfg, err := buildConfig(opts)
@@ -165,9 +166,14 @@ func (b *Bucket) now() time.Time {
 	return t
 }
 
-// tryTake implements engine.
+// tryTake implements engine. It works out the wait itself before AllowN
+// does: x/time/rate computes it in float64 nanoseconds, and for a refill
+// period near the largest time.Duration it rounds to 2^63, passes its
+// overflow check and wraps to a negative wait, which AllowN would take for
+// "no wait".
 func (b *Bucket) tryTake(k int, hold bool) bool {
-	if !b.lim.AllowN(b.now(), k) {
+	now := b.now()
+	if b.refillNanos(k, now) >= 1 || !b.lim.AllowN(now, k) {
 		return false
 	}
 	if hold {
@@ -179,14 +185,32 @@ func (b *Bucket) tryTake(k int, hold bool) bool {
 // waitFor implements engine: how long the refill takes to bring the bucket
 // to need tokens.
 func (b *Bucket) waitFor(need int) (time.Duration, bool) {
-	missing := float64(need) - b.lim.TokensAt(b.now())
-	if missing <= 0 {
-		return 0, true
-	}
 	// Round up, so the timer does not fire a nanosecond short of the
 	// tokens; the queue looks again anyway if it does.
-	secs := missing * b.per.Seconds() / float64(b.n)
-	return time.Duration(math.Ceil(secs * 1e9)), true
+	return ceilDuration(b.refillNanos(need, b.now())), true
+}
+
+// refillNanos is how many nanoseconds the refill takes, from now, to bring
+// the bucket to need tokens (0 if it holds them), computed as x/time/rate
+// does, so that AllowN waits exactly when this is 1 or more. Called with
+// q.mu held.
+func (b *Bucket) refillNanos(need int, now time.Time) float64 {
+	missing := float64(need) - b.lim.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return missing / float64(b.lim.Limit()) * float64(time.Second)
+}
+
+// ceilDuration converts ns nanoseconds to a Duration, rounded up, and
+// saturates at the largest Duration: converting a float64 beyond the int64
+// range is implementation-defined (on amd64 it gives a negative number, a
+// timer that fires at once).
+func ceilDuration(ns float64) time.Duration {
+	if ns >= math.MaxInt64 { // float64(math.MaxInt64) is 2^63, itself out of range
+		return math.MaxInt64
+	}
+	return time.Duration(math.Ceil(ns))
 }
 
 // estimate implements engine: the refill time for the tokens of everyone
@@ -203,11 +227,15 @@ func (b *Bucket) estimate(elem *list.Element, k int) time.Duration {
 
 // commitGrant marks n pending units used: the tokens were spent when they
 // were granted.
-func (b *Bucket) commitGrant(n int) {
+func (b *Bucket) commitGrant(g *Grant) {
 	b.q.mu.Lock()
 	defer b.q.mu.Unlock()
-	b.pending -= n
+	b.pending -= g.n
 }
+
+// restampGrant does nothing: spent tokens do not expire, so there is no
+// stamp to move.
+func (b *Bucket) restampGrant(*Grant) {}
 
 // cancelGrant puts n tokens back, capped at the burst, and wakes the front
 // waiter. x/time/rate has no call for returning spent tokens;

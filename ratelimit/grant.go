@@ -25,8 +25,9 @@ const (
 
 // grantOwner is the limiter a pending Grant belongs to.
 type grantOwner interface {
-	commitGrant(n int)
+	commitGrant(g *Grant)
 	cancelGrant(n int)
+	restampGrant(g *Grant)
 }
 
 // A Grant holds units that a limiter has granted but that are not yet
@@ -40,8 +41,12 @@ type grantOwner interface {
 // safe for concurrent use, and both are no-ops on a nil *Grant.
 type Grant struct {
 	n     int
-	owner grantOwner // nil once nothing is left to do (already committed)
+	owner grantOwner // nil if the grant was committed when it was made
 	state atomic.Uint32
+	// at is the stamp's offset in the owning Window, set once stamped is;
+	// both are guarded by the Window's mutex.
+	at      int64
+	stamped bool
 }
 
 // N reports how many units the grant holds (0 for a nil Grant).
@@ -62,8 +67,23 @@ func (g *Grant) Commit() {
 		return
 	}
 	if g.owner != nil {
-		g.owner.commitGrant(g.n)
+		g.owner.commitGrant(g)
 	}
+}
+
+// Restamp stamps a committed grant again, now: its units count from now
+// instead of from their first stamp, as if they had been used now. It is
+// for a caller that learns only after the Commit that the units may have
+// been used later than that (a request its server read late). It does
+// nothing if the grant is not committed, if its units have already
+// stopped counting (they may have been granted again since), or if the
+// grant is a Bucket's, whose tokens do not expire. It is safe for
+// concurrent use, and a no-op on a nil *Grant.
+func (g *Grant) Restamp() {
+	if g == nil || g.owner == nil || g.state.Load() != grantCommitted {
+		return
+	}
+	g.owner.restampGrant(g)
 }
 
 // Cancel gives the units back, unless the grant was already committed, and

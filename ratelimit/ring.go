@@ -85,6 +85,40 @@ func (r *ring) push(e entry) {
 	r.size++
 }
 
+// remove takes units off the entry stamped at, and drops the entry if
+// none are left, closing the gap by moving the newer entries back one
+// place. It reports false, changing nothing, if no entry at at holds that
+// many. Window.restampGrant uses it to move a grant's units to a later
+// stamp; it costs one pass over the entries newer than at, and allocates
+// nothing.
+func (r *ring) remove(at int64, units int) bool {
+	i := r.size - 1
+	for i >= 0 && r.at(i).at > at {
+		i--
+	}
+	if i < 0 || r.at(i).at != at || r.at(i).units < units {
+		return false
+	}
+	e := r.ptr(i)
+	if e.units -= units; e.units > 0 {
+		return true
+	}
+	for ; i < r.size-1; i++ {
+		*r.ptr(i) = r.at(i + 1)
+	}
+	r.size--
+	return true
+}
+
+// ptr returns a pointer to the i-th oldest entry.
+func (r *ring) ptr(i int) *entry {
+	i += r.head
+	if i >= len(r.buf) {
+		i -= len(r.buf)
+	}
+	return &r.buf[i]
+}
+
 // grow doubles the buffer, up to max, keeping the order. Pushing into a
 // full ring of max entries would break the Window's invariant, so it
 // panics: that is a bug in this package, not a misuse.

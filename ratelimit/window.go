@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"container/list"
 	"context"
+	"math"
 	"time"
 )
 
@@ -45,7 +46,8 @@ type Window struct {
 }
 
 // NewWindow returns a Window granting at most n units in any window of
-// length per. n and per must be positive. The only option that applies is
+// length per. n and per must be positive; any positive per is honoured, up
+// to the largest time.Duration. The only option that applies is
 // WithClock; anything wrong is reported in one error wrapping ErrInvalid.
 func NewWindow(n int, per time.Duration, opts ...Option) (*Window, error) {
 	cfg, err := buildConfig(opts)
@@ -154,7 +156,17 @@ func (w *Window) IdleAt(now time.Time) bool {
 	if w.q.waiters.Len() > 0 || w.pending > 0 {
 		return false
 	}
-	return w.recent.size == 0 || w.recent.newest().at+w.per <= off
+	return w.recent.size == 0 || w.expiry(w.recent.newest().at) <= off
+}
+
+// expiry is when a grant stamped at offset at stops counting: at+per, or
+// the end of time if that sum would overflow (per may be as long as a
+// time.Duration can be, and at is never negative).
+func (w *Window) expiry(at int64) int64 {
+	if at > math.MaxInt64-w.per {
+		return math.MaxInt64
+	}
+	return at + w.per
 }
 
 // now returns the clock's time as an offset from base, never earlier than
@@ -174,7 +186,7 @@ func (w *Window) now() int64 {
 func (w *Window) expire(now int64) {
 	for w.recent.size > 0 {
 		e := w.recent.oldest()
-		if e.at+w.per > now {
+		if w.expiry(e.at) > now {
 			return
 		}
 		w.used -= e.units
@@ -223,7 +235,7 @@ func (w *Window) waitFor(need int) (time.Duration, bool) {
 	for i := 0; excess > 0 && i < w.recent.size; i++ {
 		e := w.recent.at(i)
 		if excess -= e.units; excess <= 0 {
-			return time.Duration(e.at + w.per - now), true
+			return time.Duration(w.expiry(e.at) - now), true
 		}
 	}
 	return 0, true
@@ -248,7 +260,7 @@ func (w *Window) estimate(elem *list.Element, k int) time.Duration {
 			e := sim[oldest]
 			oldest++
 			used -= e.units
-			t = max(t, e.at+w.per)
+			t = max(t, w.expiry(e.at))
 		}
 		sim = append(sim, entry{at: t, units: k})
 		used += k
@@ -260,20 +272,40 @@ func (w *Window) estimate(elem *list.Element, k int) time.Duration {
 	return time.Duration(t - now)
 }
 
-// commitGrant stamps n pending units at now. The stamp is never earlier
+// commitGrant stamps g's pending units at now. The stamp is never earlier
 // than the grant (time does not run backwards here), and the units occupied
 // capacity since the grant, so moving them from pending to a stamp keeps
 // used+pending <= n, and they count for a full per from the stamp.
-func (w *Window) commitGrant(n int) {
+func (w *Window) commitGrant(g *Grant) {
 	w.q.mu.Lock()
 	defer w.q.mu.Unlock()
 	now := w.now()
 	w.expire(now)
-	w.pending -= n
-	w.stamp(now, n)
+	w.pending -= g.n
+	w.stamp(now, g.n)
+	g.at, g.stamped = now, true
 	// The units now expire at now+per, where as pending they never would:
 	// the front waiter may be able to set a timer, or an earlier one.
 	w.q.wakeFront()
+}
+
+// restampGrant moves g's units from their stamp to now, if they still
+// count. Like a late Commit it keeps used+pending <= n at every instant:
+// the units have counted all along, and now count until now+per. The
+// front waiter may have a timer for their old expiry; it then finds them
+// still counting and sets a new one. Test hooks see only first stamps.
+func (w *Window) restampGrant(g *Grant) {
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	now := w.now()
+	w.expire(now)
+	if !g.stamped || g.at >= now || w.expiry(g.at) <= now {
+		return // a Commit in flight, already now, or no longer counting
+	}
+	if w.recent.remove(g.at, g.n) {
+		w.recent.push(entry{at: now, units: g.n})
+		g.at = now
+	}
 }
 
 // cancelGrant gives n pending units back and wakes the front waiter.

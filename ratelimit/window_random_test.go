@@ -53,9 +53,10 @@ func checkSliding(t *testing.T, stamps []stampRec, n int, per time.Duration) (to
 }
 
 // TestWindowRandomNeverExceeds drives a Window with a long random mix of
-// TryAcquire, Acquire, Reserve, Commit, Cancel, cancelled waits and clock
-// moves, from several goroutines, and checks every stamp it made against
-// the brute-force sliding window.
+// TryAcquire, Acquire, Reserve, Commit, Restamp, Cancel, cancelled waits
+// and clock moves, from several goroutines, and checks every stamp it made
+// against the brute-force sliding window. (A Restamp only makes units
+// count longer, so the first stamps must still hold the limit.)
 func TestWindowRandomNeverExceeds(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3, 4} {
 		t.Run("", func(t *testing.T) {
@@ -67,10 +68,11 @@ func TestWindowRandomNeverExceeds(t *testing.T) {
 			ratelimit.SetStampHook(w, log.add)
 
 			var (
-				wg      sync.WaitGroup
-				mu      sync.Mutex
-				grants  []*ratelimit.Grant
-				cancels []context.CancelFunc
+				wg        sync.WaitGroup
+				mu        sync.Mutex
+				grants    []*ratelimit.Grant
+				committed []*ratelimit.Grant
+				cancels   []context.CancelFunc
 			)
 			ctx := context.Background()
 			for range 3000 {
@@ -105,9 +107,13 @@ func TestWindowRandomNeverExceeds(t *testing.T) {
 							g.Cancel()
 						} else {
 							g.Commit()
+							committed = append(committed, g)
 						}
 					}
 					mu.Unlock()
+					if len(committed) > 0 && rng.IntN(3) == 0 {
+						committed[rng.IntN(len(committed))].Restamp()
+					}
 				default:
 					clk.Advance(time.Duration(rng.IntN(int(per / 3))))
 				}
