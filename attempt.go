@@ -22,10 +22,14 @@ type hold struct {
 	// host is the host's feedback state while the attempt is between
 	// admission and its response headers; probe says it is the host's
 	// first contact.
-	host       *hostState
-	admitted   bool // counted in flight by its host (see hosts.spend)
+	// host is the attempt's host, in use by it until release; nil when
+	// nothing is per host. probe says the attempt is the host's first
+	// contact; observed, that its response (or lack of one) was observed.
+	host       *host
+	admitted   bool // counted in flight by its host (see hostTable.spend)
 	probe      bool
-	hostPermit semaphore.KeyedPermit
+	observed   bool
+	hostPermit semaphore.Permit
 	permit     semaphore.Permit
 	// grants are the window grants (the host's, the learned policies',
 	// the session's), pending until the request is written.
@@ -89,14 +93,14 @@ func (h *hold) gotConn(info httptrace.GotConnInfo) {
 		_, handshaken := info.Conn.(*tls.Conn)
 		h.newConn, h.plain = true, !handshaken
 		if st != nil {
-			st.accepting.Add(1)
-			st.opened.Add(1)
+			st.live.accepting.Add(1)
+			st.live.opened.Add(1)
 		}
 	}
 	h.sawConn = true
 	if st != nil {
-		h.opened = st.opened.Load()
-		h.busy = h.busy || st.accepting.Load() > h.own()
+		h.opened = st.live.opened.Load()
+		h.busy = h.busy || st.live.accepting.Load() > h.own()
 	}
 }
 
@@ -125,7 +129,7 @@ func (h *hold) readLate() bool {
 		return true
 	}
 	st := h.host
-	return st != nil && (h.busy || st.opened.Load() != h.opened || st.accepting.Load() > h.own())
+	return st != nil && (h.busy || st.live.opened.Load() != h.opened || st.live.accepting.Load() > h.own())
 }
 
 // roundTripped runs once the base RoundTripper has returned, with the
@@ -143,7 +147,7 @@ func (h *hold) roundTripped() {
 		}
 	}
 	if h.newConn && h.host != nil {
-		h.host.accepting.Add(-1)
+		h.host.live.accepting.Add(-1)
 	}
 }
 
@@ -153,17 +157,15 @@ const maxGrants = 2 + feedback.MaxPolicies
 
 func (h *hold) addGrant(g *ratelimit.Grant) { h.grants[h.ngrants] = g; h.ngrants++ }
 
-// endHost ends the attempt's part in its host's feedback: what resp says
-// is applied (resp is nil when the attempt got no response), a first
-// contact is ended, and the host state is let go. Only the first call
-// does anything.
+// endHost ends the attempt's admission to its host: what resp says is
+// applied (resp is nil when the attempt got no response) and a first
+// contact is ended. Only the first call does anything.
 func (h *hold) endHost(resp *http.Response) {
-	st := h.host
-	if st == nil {
+	if h.host == nil || h.observed {
 		return
 	}
-	h.host = nil
-	if h.t.hosts.finish(st, resp, h.probe, h.admitted) {
+	h.observed = true
+	if h.t.hosts.observe(h.host, resp, h.probe, h.admitted).Throttled {
 		h.t.stats.throttled.Add(1)
 	}
 }
@@ -180,6 +182,9 @@ func (h *hold) release() {
 	}
 	h.permit.Release()
 	h.hostPermit.Release()
+	if h.host != nil {
+		h.t.hosts.leave(h.host)
+	}
 	if h.cancel != nil {
 		h.cancel()
 	}

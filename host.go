@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -11,149 +12,351 @@ import (
 	"github.com/go-throttle/throttle/feedback"
 	"github.com/go-throttle/throttle/internal/admit"
 	"github.com/go-throttle/throttle/ratelimit"
+	"github.com/go-throttle/throttle/semaphore"
 )
 
-// hosts is what servers have said about each host: pauses, remaining
-// budgets and learned quota policies. What one response says applies to
-// every caller of that host. Entries that hold nothing worth keeping are
-// dropped lazily, so memory is bounded by the hosts in recent use.
-type hosts struct {
+// hostTable holds everything about each host, in one map with one
+// reference count and one eviction rule: its concurrency slots, its own
+// rate window, the windows its server stated, its pause, its budget and
+// its first contact. What one response says applies to every caller of
+// that host.
+//
+// A host has two forms. While callers use it, its live form holds the
+// semaphore and windows they wait on. Once nobody uses it, its live form
+// is kept as history (keepLocked): a few words of stamps per window, so
+// that a crawl's millions of remembered hosts cost little; the next caller
+// rebuilds the live form from it. Hosts whose history has passed and that
+// hold no pause or budget are dropped by a sweep. Both are lazy and
+// amortised, and no goroutine runs: hosts that go idle are kept in
+// batches of idleBatch, and the table is swept when as many hosts have
+// been added since the last sweep as it held then.
+type hostTable struct {
 	clock    ratelimit.Clock
+	epoch    time.Time // host times are offsets from it, in nanoseconds
 	maxPause time.Duration
-	guard    windowGuard // of the learned windows
-	// closed is closed when the Transport closes: every wait ends then.
-	closed <-chan struct{}
+	guard    windowGuard // of every window
+	feedback bool        // WithServerFeedback
+	closed   <-chan struct{}
 
-	mu        sync.Mutex
-	m         map[string]*hostState
-	lastSweep time.Time
+	conc    int // WithHostConcurrency; 0: none
+	concFor map[string]int
+	semOpts []semaphore.Option
+	rate    rateSpec // WithHostRateLimit; zero n: none
+	rateFor map[string]rateSpec
+
+	mu   sync.Mutex
+	m    map[string]*host
+	adds int     // hosts added since the last sweep
+	kept int     // hosts the last sweep left
+	idle []*host // hosts that went unused in their live form, oldest first
 }
 
-// hostState is one host's feedback. Its fields are guarded by hosts.mu.
-type hostState struct {
-	// refs counts callers between enter and leave: an entry in use is
-	// never dropped.
-	refs int
+// host is one host's state. Its fields, and its live form's fields but
+// the atomics, are guarded by hostTable.mu.
+type host struct {
+	// refs counts the attempts between enter and leave: a host in use is
+	// never kept nor dropped.
+	refs int32
+	// remaining attempts may start before resetAt; then the host pauses
+	// until resetAt. hasBudget is false when the server stated no count.
+	remaining int32
+	hasBudget bool
 	// known is set once a response from the host has been seen; until
-	// then one probe goes alone and the others wait for probeDone.
-	known      bool
+	// then one probe goes alone and the others wait (see admit).
+	known  bool
+	listed bool // in hostTable.idle
+	// pausedUntil: no attempt starts before it. An offset, as resetAt.
+	pausedUntil, resetAt int64
+	live                 *hostLive // nil while the host is kept as history
+	kept                 []int64   // the history, nil while live (see keepLocked)
+}
+
+// hostLive is what the callers of a host use: its limits, the server's
+// policies as windows, and its first contact.
+type hostLive struct {
+	slots    *semaphore.Throttler // nil: no concurrency limit of its own
+	rate     *ratelimit.Window    // nil: no rate limit of its own
+	learned  []*ratelimit.Window  // the server's policies, which policies keys
+	policies []feedback.Policy
+	// probeDone is closed when the probe (the first contact) answers.
 	probing    bool
 	probeDone  chan struct{}
-	probeSince time.Time
+	probeSince int64
 	// inflight counts attempts admitted whose response headers have not
 	// arrived: a policy learned now must count them, since the server does.
 	inflight int
-	// pausedUntil: no attempt starts before it.
-	pausedUntil time.Time
-	// remaining attempts may start before resetAt; then the host pauses
-	// until resetAt. hasBudget is false when the server stated no count.
-	hasBudget bool
-	remaining int
-	resetAt   time.Time
-	// learned are the server's policies, as strict windows each attempt
-	// also takes a token from; policies keys them by quota and window.
-	learned  []*ratelimit.Window
-	policies []feedback.Policy
 	// accepting counts the attempts whose response has not arrived on a
 	// connection they opened to the host; opened counts such connections
-	// ever. They are atomics, outside hosts.mu. See hold.readLate.
+	// ever. They are atomics, outside hostTable.mu. See hold.readLate.
 	accepting atomic.Int32
 	opened    atomic.Uint64
 }
 
-func newHosts(clk ratelimit.Clock, maxPause time.Duration, guard windowGuard) *hosts {
-	return &hosts{clock: clk, maxPause: maxPause, guard: guard, m: make(map[string]*hostState)}
+// idleBatch is how many hosts may sit unused in their live form (about
+// 2 KiB each with windows) before they are kept as history together.
+const idleBatch = 1024
+
+// newHostTable returns the host table the options call for, or nil when
+// nothing is per host: no host limit and no server feedback.
+func newHostTable(c *config, closed <-chan struct{}) (*hostTable, error) {
+	if c.noFeedback && c.hostConc == 0 && len(c.hostConcFor) == 0 && c.hostRate.n == 0 && len(c.hostRates) == 0 {
+		return nil, nil
+	}
+	if _, err := semaphore.NewThrottler(1, c.semOpts...); err != nil {
+		return nil, fmt.Errorf("%w: WithHostConcurrency: %w", ErrInvalidOption, err)
+	}
+	return &hostTable{
+		clock: c.clock, epoch: c.clock.Now(), maxPause: c.maxPause, guard: c.guard,
+		feedback: !c.noFeedback, closed: closed,
+		conc: c.hostConc, concFor: c.hostConcFor, semOpts: c.semOpts,
+		rate: c.hostRate, rateFor: c.hostRates,
+		m: make(map[string]*host),
+	}, nil
 }
 
-// enter registers a caller of host and waits until it may be sent to (see
-// admit); every successful enter is paired with one finish. On failure
-// the caller is already let go.
-func (hs *hosts) enter(ctx context.Context, host string) (st *hostState, learned []*ratelimit.Window, probe bool, err error) {
-	hs.mu.Lock()
-	st = hs.m[host]
-	if st == nil {
-		hs.sweepLocked()
-		st = &hostState{}
-		hs.m[host] = st
+// now is the clock's time as an offset from epoch.
+func (t *hostTable) now() int64 { return int64(t.clock.Now().Sub(t.epoch)) }
+
+// at is the offset of instant x.
+func (t *hostTable) at(x time.Time) int64 { return int64(x.Sub(t.epoch)) }
+
+// slotsFor is key's concurrency limit: its WithHostConcurrencyFor, or
+// WithHostConcurrency; 0 for none.
+func (t *hostTable) slotsFor(key string) int {
+	if n, ok := t.concFor[key]; ok {
+		return n
 	}
-	st.refs++
-	if learned, probe, err = hs.admitLocked(ctx, host, st); err != nil {
-		hs.finish(st, nil, false, false)
-		return nil, nil, false, err
-	}
-	return st, learned, probe, nil
+	return t.conc
 }
 
-// sweepLocked drops entries nobody uses that hold nothing: no pause or
-// budget still running and every learned window back to full. It runs at
-// most once a second, when a new host is added, so its cost is amortised
-// over the additions.
-func (hs *hosts) sweepLocked() {
-	now := hs.clock.Now()
-	if now.Sub(hs.lastSweep) < time.Second && len(hs.m) < 1024 {
+// rateOf is key's own rate limit: its WithRateLimitFor, or
+// WithHostRateLimit.
+func (t *hostTable) rateOf(key string) (rateSpec, bool) {
+	if spec, ok := t.rateFor[key]; ok {
+		return spec, true
+	}
+	return t.rate, t.rate.n > 0
+}
+
+// enter returns key's host, in its live form, counting the caller as one
+// of its users until leave.
+func (t *hostTable) enter(key string) *host {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := t.m[key]
+	if h == nil {
+		t.sweepLocked()
+		h = &host{}
+		t.m[key] = h
+		t.adds++
+	}
+	h.refs++
+	if h.live == nil {
+		h.live = t.reviveLocked(key, h)
+	}
+	return h
+}
+
+// leave ends one caller's use of h. A host nobody uses joins the batch to
+// be kept as history.
+func (t *hostTable) leave(h *host) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h.refs--; h.refs > 0 || h.listed {
 		return
 	}
-	hs.lastSweep = now
-	for host, st := range hs.m {
-		if st.idleAt(now) {
-			delete(hs.m, host)
+	h.listed = true
+	t.idle = append(t.idle, h)
+	if len(t.idle) >= idleBatch {
+		for _, h := range t.idle {
+			h.listed = false
+			t.keepLocked(h)
 		}
+		clear(t.idle)
+		t.idle = t.idle[:0]
 	}
 }
 
-func (st *hostState) idleAt(now time.Time) bool {
-	if st.refs > 0 || st.probing || now.Before(st.pausedUntil) || (st.hasBudget && now.Before(st.resetAt)) {
-		return false
+// sweepLocked drops the hosts nobody uses that hold nothing: no pause or
+// budget running, no stamp still counting, and keeps the unused ones as
+// history. It runs when as many hosts have been added since the last
+// sweep as that sweep left, so its cost is amortised over the additions
+// and the table holds at most twice the hosts whose state matters.
+func (t *hostTable) sweepLocked() {
+	if t.adds < t.kept {
+		return
 	}
-	for _, w := range st.learned {
-		if !w.IdleAt(now) {
-			return false
+	now := t.now()
+	for key, h := range t.m {
+		t.keepLocked(h)
+		if h.refs == 0 && h.live == nil && h.doneAt(now) {
+			delete(t.m, key)
 		}
 	}
-	return true
+	t.adds, t.kept = 0, len(t.m)
 }
 
-// admitLocked waits until the host may be sent to: the first-contact probe has
+// doneAt reports whether a kept host holds nothing at now.
+func (h *host) doneAt(now int64) bool {
+	return now >= h.pausedUntil && !(h.hasBudget && now < h.resetAt) && (len(h.kept) == 0 || now >= h.kept[0])
+}
+
+// The history of a host, h.kept, is a run of int64s:
+//
+//	until, len(policies), (quota, window) per policy,
+//	then per window (its own first, if it has one, then one per policy):
+//	count, then count stamps: at, or -units, at when units > 1
+//
+// where until is when the last stamp stops counting, and every instant is
+// an offset from the table's epoch. A host with one request in its own
+// window and in one stated policy keeps 7 words.
+
+// keepLocked replaces h's live form by its history, if nobody uses it.
+func (t *hostTable) keepLocked(h *host) {
+	l := h.live
+	if h.refs > 0 || l == nil {
+		return
+	}
+	now := t.clock.Now()
+	kept := make([]int64, 2, 2+2*len(l.policies)+3*(1+len(l.learned)))
+	kept[1] = int64(len(l.policies))
+	for _, p := range l.policies {
+		kept = append(kept, int64(p.Quota), int64(p.Window))
+	}
+	stamps := false
+	keep := func(w *ratelimit.Window) {
+		i := len(kept)
+		kept = append(kept, 0)
+		_, per := w.Limit()
+		w.History(now, func(x time.Time, units int) {
+			at := max(t.at(x), 0)
+			if units > 1 {
+				kept = append(kept, -int64(units))
+			}
+			kept = append(kept, at)
+			kept[i]++
+			kept[0] = max(kept[0], saturatingAdd(at, int64(per)))
+			stamps = true
+		})
+	}
+	if l.rate != nil {
+		keep(l.rate)
+	}
+	for _, w := range l.learned {
+		keep(w)
+	}
+	h.live, h.kept = nil, nil
+	if stamps || len(l.policies) > 0 {
+		h.kept = kept
+	}
+}
+
+// reviveLocked builds key's live form from h's history.
+func (t *hostTable) reviveLocked(key string, h *host) *hostLive {
+	l := &hostLive{}
+	if n := t.slotsFor(key); n > 0 {
+		l.slots, _ = semaphore.NewThrottler(int64(n), t.semOpts...) // checked by newHostTable
+	}
+	if spec, ok := t.rateOf(key); ok {
+		l.rate = t.window(spec.n, spec.per)
+	}
+	kept := h.kept
+	h.kept = nil
+	if len(kept) == 0 {
+		return l
+	}
+	np := int(kept[1])
+	ps := make([]feedback.Policy, np)
+	for i := range ps {
+		ps[i] = feedback.Policy{Quota: int(kept[2+2*i]), Window: time.Duration(kept[3+2*i])}
+	}
+	l.learnPolicies(t, ps, false)
+	rest := kept[2+2*np:]
+	restore := func(w *ratelimit.Window) {
+		count := int(rest[0])
+		rest = rest[1:]
+		for range count {
+			units := 1
+			if rest[0] < 0 {
+				units, rest = int(-rest[0]), rest[1:]
+			}
+			if w != nil {
+				w.AddHistory(t.epoch.Add(time.Duration(rest[0])), units)
+			}
+			rest = rest[1:]
+		}
+	}
+	if l.rate != nil {
+		restore(l.rate)
+	}
+	for _, w := range l.learned {
+		restore(w)
+	}
+	return l
+}
+
+// window returns a window of n per per, lengthened by the guard.
+func (t *hostTable) window(n int, per time.Duration) *ratelimit.Window {
+	w, err := ratelimit.NewWindow(n, t.guard.window(per), ratelimit.WithClock(t.clock))
+	if err != nil {
+		return nil
+	}
+	return w
+}
+
+// admit waits until the host may be sent to: the first-contact probe has
 // answered (or this caller becomes the probe), no pause is running, and
 // the stated budget has room. It returns the learned windows to take a
 // token from, and whether this caller is the probe. It spends nothing:
 // the caller still waits for slots and tokens, and spend, called once it
-// has them all, checks again and spends. It is called with hs.mu held
-// (enter's lock serves its first look) and returns with it released.
-func (hs *hosts) admitLocked(ctx context.Context, host string, st *hostState) (learned []*ratelimit.Window, probe bool, err error) {
+// has them all, checks again and spends.
+func (t *hostTable) admit(ctx context.Context, key string, h *host) (learned []*ratelimit.Window, probe bool, err error) {
+	if !t.feedback {
+		return nil, false, nil
+	}
 	for {
-		now := hs.clock.Now()
-		var wait <-chan struct{}
-		until := st.blockedUntil(now)
-		switch {
-		case !st.known && st.probing && now.Before(st.probeSince.Add(firstContactWait)):
-			wait, until = st.probeDone, st.probeSince.Add(firstContactWait)
-		case !st.known && !st.probing:
-			st.probing, st.probeDone, st.probeSince, probe = true, make(chan struct{}), now, true
-		}
-		if wait == nil && until.IsZero() {
-			learned = st.learned
-			hs.mu.Unlock()
+		t.mu.Lock()
+		now := t.now()
+		probeWait, until := t.blockedLocked(h, now, &probe)
+		learned = h.live.learned
+		t.mu.Unlock()
+		if probeWait == nil && until == 0 {
 			return learned, probe, nil
 		}
-		hs.mu.Unlock()
-		if err := hs.wait(ctx, host, wait, until, now); err != nil {
-			return nil, false, err
+		if err := t.wait(ctx, key, probeWait, until, now); err != nil {
+			return nil, probe, err
 		}
-		hs.mu.Lock()
 	}
 }
 
-// blockedUntil is the end of the pause or spent budget running at now, or
-// the zero time. Called with hs.mu held.
-func (st *hostState) blockedUntil(now time.Time) time.Time {
-	switch {
-	case now.Before(st.pausedUntil):
-		return st.pausedUntil
-	case st.hasBudget && now.Before(st.resetAt) && st.remaining <= 0:
-		return st.resetAt
+// blockedLocked says what the caller must wait for at now: the probe's
+// answer (a channel, with the instant it stops waiting for it), or the
+// instant a pause or a spent budget ends; nothing (nil, 0) when it may
+// go. A caller that finds the host unknown and nobody probing becomes the
+// probe.
+func (t *hostTable) blockedLocked(h *host, now int64, probe *bool) (<-chan struct{}, int64) {
+	l := h.live
+	if !h.known && !*probe {
+		switch {
+		case l.probing && now < l.probeSince+int64(firstContactWait):
+			return l.probeDone, l.probeSince + int64(firstContactWait)
+		case !l.probing:
+			l.probing, l.probeDone, l.probeSince, *probe = true, make(chan struct{}), now, true
+		}
 	}
-	return time.Time{}
+	return nil, h.blockedUntil(now)
+}
+
+// blockedUntil is the end of the pause or spent budget running at now, or
+// 0.
+func (h *host) blockedUntil(now int64) int64 {
+	switch {
+	case now < h.pausedUntil:
+		return h.pausedUntil
+	case h.hasBudget && now < h.resetAt && h.remaining <= 0:
+		return h.resetAt
+	}
+	return 0
 }
 
 // spend is the last check before an attempt is sent, made once it holds
@@ -162,17 +365,20 @@ func (st *hostState) blockedUntil(now time.Time) time.Time {
 // reports false if so, and the caller gives back what it holds and waits
 // again; otherwise it spends one unit of the budget and counts the attempt
 // in flight.
-func (hs *hosts) spend(st *hostState) bool {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	now := hs.clock.Now()
-	if !st.blockedUntil(now).IsZero() {
+func (t *hostTable) spend(h *host) bool {
+	if !t.feedback {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if h.blockedUntil(now) != 0 {
 		return false
 	}
-	if st.hasBudget && now.Before(st.resetAt) {
-		st.remaining--
+	if h.hasBudget && now < h.resetAt {
+		h.remaining--
 	}
-	st.inflight++
+	h.live.inflight++
 	return true
 }
 
@@ -186,70 +392,71 @@ const firstContactWait = 2 * time.Second
 // of a pause, or of the wait for a probe. A caller whose deadline falls
 // before a pause ends fails at once; the Transport's Close ends the wait
 // with an error wrapping ErrClosed.
-func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, until, now time.Time) error {
+func (t *hostTable) wait(ctx context.Context, key string, probe <-chan struct{}, until, now int64) error {
 	queue, err := admit.Enter(ctx)
 	if err != nil {
-		return fmt.Errorf("throttle: waiting for host %s: %w", host, err)
+		return fmt.Errorf("throttle: waiting for host %s: %w", key, err)
 	}
 	defer queue.Leave()
-	if d, ok := ctx.Deadline(); ok && probe == nil && d.Before(until) {
+	if d, ok := ctx.Deadline(); ok && probe == nil && t.at(d) < until {
 		return fmt.Errorf("throttle: host %s is paused for %v, past the context deadline: %w",
-			host, until.Sub(now).Round(time.Millisecond), hostPausedDeadline)
+			key, time.Duration(until-now).Round(time.Millisecond), hostPausedDeadline)
 	}
-	timer, stop := hs.clock.NewTimer(until.Sub(now))
+	timer, stop := t.clock.NewTimer(time.Duration(until - now))
 	defer stop()
 	select {
 	case <-probe:
 	case <-timer:
 	case <-ctx.Done():
-		return fmt.Errorf("throttle: waiting for host %s: %w", host, context.Cause(ctx))
-	case <-hs.closed:
-		return closedWhile("waiting for host " + host)
+		return fmt.Errorf("throttle: waiting for host %s: %w", key, context.Cause(ctx))
+	case <-t.closed:
+		return closedWhile("waiting for host " + key)
 	}
 	return nil
 }
 
-// finish ends one caller's part in its host's state, under one lock: it
-// applies what resp says (resp is nil when the attempt got no response),
-// ends the first contact if this caller was the probe (with headers seen
-// the host is known; without, the next waiter probes instead), and lets
-// the state go. It reports whether resp said it was throttled (a 429, a
-// 503, or a rate-limit 403: see feedback.Signal.Throttled).
-func (hs *hosts) finish(st *hostState, resp *http.Response, probe, admitted bool) (throttled bool) {
-	var sig feedback.Signal
-	now := hs.clock.Now()
+// observe ends an attempt's admission to h, under one lock: it applies
+// what resp says (resp is nil when the attempt got no response), ends the
+// first contact if the attempt was the probe (with headers seen the host
+// is known; without, the next waiter probes instead), and stops counting
+// the attempt in flight. It is the one place that reads what a response
+// says about its host, and returns the parse.
+func (t *hostTable) observe(h *host, resp *http.Response, probe, admitted bool) (sig feedback.Signal) {
+	if !t.feedback {
+		return sig
+	}
+	now := t.clock.Now()
 	if resp != nil {
 		sig = feedback.Parse(resp.Header, resp.StatusCode, now) // outside the lock: it is pure
 	}
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := h.live
 	if resp != nil {
-		hs.observeLocked(st, &sig, now)
+		t.applyLocked(h, &sig, now)
 	}
-	if probe && st.probing {
-		// With headers seen, observeLocked has made the host known;
-		// without, it stays unknown and the next caller probes.
-		st.probing = false
-		close(st.probeDone)
+	if probe && l.probing {
+		l.probing = false
+		close(l.probeDone)
 	}
-	st.refs--
 	if admitted {
-		st.inflight--
+		l.inflight--
 	}
-	return sig.Throttled
+	return sig
 }
 
-// observeLocked applies what a response says about its host.
-func (hs *hosts) observeLocked(st *hostState, sig *feedback.Signal, now time.Time) {
-	st.known = true
+// applyLocked applies what a response says about its host.
+func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time) {
+	h.known = true
+	limit := now.Add(t.maxPause)
 	if !sig.Until.IsZero() {
-		st.pausedUntil = laterOf(st.pausedUntil, capAt(sig.Until, now.Add(hs.maxPause)))
+		h.pausedUntil = max(h.pausedUntil, t.at(capAt(sig.Until, limit)))
 	}
 	if sig.HasRemaining && !sig.ResetAt.IsZero() {
-		hs.budgetLocked(st, sig.Remaining, capAt(sig.ResetAt, now.Add(hs.maxPause)), now)
+		h.budgetLocked(sig.Remaining, t.at(capAt(sig.ResetAt, limit)), t.at(now))
 	}
 	if sig.NPolicies > 0 {
-		hs.learnLocked(st, sig.Policies[:sig.NPolicies])
+		h.live.learnPolicies(t, sig.Policies[:sig.NPolicies], true)
 	}
 }
 
@@ -257,47 +464,54 @@ func (hs *hosts) observeLocked(st *hostState, sig *feedback.Signal, now time.Tim
 // flight may reach the server after this one was counted, so they are
 // taken off it; and while an earlier budget still runs, the stricter of
 // the two holds, since responses can arrive out of order.
-func (hs *hosts) budgetLocked(st *hostState, remaining int, resetAt, now time.Time) {
-	remaining -= max(st.inflight-1, 0)
-	if st.hasBudget && now.Before(st.resetAt) {
-		remaining = min(remaining, st.remaining)
-		resetAt = laterOf(resetAt, st.resetAt)
+func (h *host) budgetLocked(remaining int, resetAt, now int64) {
+	remaining -= max(h.live.inflight-1, 0)
+	if h.hasBudget && now < h.resetAt {
+		remaining = min(remaining, int(h.remaining))
+		resetAt = max(resetAt, h.resetAt)
 	}
-	st.hasBudget, st.remaining, st.resetAt = true, remaining, resetAt
+	h.hasBudget, h.remaining, h.resetAt = true, int32(max(min(remaining, math.MaxInt32), math.MinInt32)), resetAt
 }
 
-// learnLocked adopts the server's policies as windows on the host. They
+// learnPolicies adopts the server's policies as windows on the host. They
 // are taken on top of any limit the user set, so what a server says can
 // only tighten a user's limit, never loosen it. A window is no longer than
 // WithMaxPause: a policy is a pause too, and no server may stall the
-// client for longer than that cap. Windows of a policy seen
-// before are kept, with their history.
-func (hs *hosts) learnLocked(st *hostState, ps []feedback.Policy) {
-	if samePolicies(st.policies, ps) {
+// client for longer than that cap. Windows of a policy seen before are
+// kept, with their history. A policy just stated counts the attempts in
+// flight (fresh), since the server has counted them; one rebuilt from the
+// host's history has its stamps restored instead.
+func (l *hostLive) learnPolicies(t *hostTable, ps []feedback.Policy, fresh bool) {
+	if samePolicies(l.policies, ps) {
 		return
 	}
 	learned := make([]*ratelimit.Window, 0, len(ps))
+	policies := make([]feedback.Policy, 0, len(ps))
 	for _, p := range ps {
-		if w := st.windowFor(p); w != nil {
-			learned = append(learned, w)
+		w := l.windowFor(p)
+		if w != nil {
+			learned, policies = append(learned, w), append(policies, p)
 			continue
 		}
-		w, err := ratelimit.NewWindow(p.Quota, hs.guard.window(min(p.Window, hs.maxPause)), ratelimit.WithClock(hs.clock))
-		if err != nil {
-			continue
+		if w = t.window(p.Quota, min(p.Window, t.maxPause)); w == nil {
+			continue // a policy no window can hold: ignored
 		}
-		// The server has counted the attempts already sent, this one
-		// included; the new window counts them from now, to be safe.
-		w.TryAcquire(min(max(st.inflight, 1), p.Quota))
-		learned = append(learned, w)
+		if fresh {
+			// The server has counted the attempts already sent, this one
+			// included; the new window counts them from now, to be safe.
+			w.TryAcquire(min(max(l.inflight, 1), p.Quota))
+		}
+		learned, policies = append(learned, w), append(policies, p)
 	}
-	st.learned, st.policies = learned, append([]feedback.Policy(nil), ps...)
+	// policies[i] is the policy of learned[i], so that keepLocked and
+	// windowFor can pair them.
+	l.learned, l.policies = learned, policies
 }
 
-func (st *hostState) windowFor(p feedback.Policy) *ratelimit.Window {
-	for i, old := range st.policies {
-		if old.Quota == p.Quota && old.Window == p.Window && i < len(st.learned) {
-			return st.learned[i]
+func (l *hostLive) windowFor(p feedback.Policy) *ratelimit.Window {
+	for i, old := range l.policies {
+		if old.Quota == p.Quota && old.Window == p.Window {
+			return l.learned[i]
 		}
 	}
 	return nil
@@ -315,25 +529,21 @@ func samePolicies(a, b []feedback.Policy) bool {
 	return true
 }
 
-// paused counts the hosts paused now.
-func (hs *hosts) paused() int64 {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	now := hs.clock.Now()
+// paused counts the hosts paused by their server now.
+func (t *hostTable) paused() int64 {
+	if t == nil || !t.feedback {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
 	var n int64
-	for _, st := range hs.m {
-		if now.Before(st.pausedUntil) || (st.hasBudget && st.remaining <= 0 && now.Before(st.resetAt)) {
+	for _, h := range t.m {
+		if now < h.pausedUntil || (h.hasBudget && h.remaining <= 0 && now < h.resetAt) {
 			n++
 		}
 	}
 	return n
-}
-
-func laterOf(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 func capAt(t, limit time.Time) time.Time {
@@ -341,4 +551,19 @@ func capAt(t, limit time.Time) time.Time {
 		return limit
 	}
 	return t
+}
+
+// saturatingAdd is a+b, or the largest int64 if that overflows (b >= 0).
+func saturatingAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// len reports how many hosts the table remembers.
+func (t *hostTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
 }

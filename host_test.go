@@ -3,12 +3,16 @@ package throttle
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/go-throttle/throttle/feedback"
 	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/stretchr/testify/require"
 )
@@ -411,4 +415,194 @@ func TestSlowFirstContactDoesNotHoldTheHost(t *testing.T) {
 	noErrors(t, wait())
 	open()
 	require.NoError(t, <-slow)
+}
+
+// newTestTable is a host table on a fake clock, with the options' limits.
+func newTestTable(t *testing.T, fake *clock.Fake, opts ...Option) *hostTable {
+	t.Helper()
+	c, err := newConfig(append([]Option{WithClock(fake)}, opts...))
+	require.NoError(t, err)
+	ht, err := newHostTable(c, make(chan struct{}))
+	require.NoError(t, err)
+	return ht
+}
+
+// keepAll turns every unused host into its history, as the idle batch
+// and the sweep do.
+func keepAll(ht *hostTable) {
+	ht.mu.Lock()
+	defer ht.mu.Unlock()
+	for _, h := range ht.m {
+		ht.keepLocked(h)
+	}
+}
+
+// A host kept as history comes back with its window's stamps: the tokens
+// it spent stay spent until they expire, to the nanosecond.
+func TestHostTableKeepsWindowHistory(t *testing.T) {
+	fake := clock.NewFake(t0)
+	ht := newTestTable(t, fake, WithHostRateLimit(2, time.Second), WithWindowGuard(0))
+	h := ht.enter("a.example")
+	require.True(t, h.live.rate.TryAcquire(1))
+	fake.Advance(100 * time.Millisecond)
+	require.True(t, h.live.rate.TryAcquire(1))
+	ht.leave(h)
+	keepAll(ht)
+	require.Nil(t, h.live, "an unused host is kept as history")
+	require.Equal(t, []int64{int64(1100 * time.Millisecond), 0, 2, 0, int64(100 * time.Millisecond)}, h.kept)
+
+	h = ht.enter("a.example")
+	require.False(t, h.live.rate.TryAcquire(1), "the history still counts")
+	fake.Advance(900*time.Millisecond - 1)
+	require.False(t, h.live.rate.TryAcquire(1))
+	fake.Advance(1)
+	require.True(t, h.live.rate.TryAcquire(1), "the first stamp has expired")
+	require.False(t, h.live.rate.TryAcquire(1))
+	ht.leave(h)
+}
+
+// A stated policy, its window's stamps (several at one instant) and a
+// pause survive being kept as history.
+func TestHostTableKeepsPolicies(t *testing.T) {
+	fake := clock.NewFake(t0)
+	ht := newTestTable(t, fake, WithWindowGuard(0))
+	h := ht.enter("b.example")
+	resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}}
+	resp.Header.Set("RateLimit-Policy", `"default";q=3;w=60`)
+	ht.observe(h, resp, false, false)
+	require.True(t, h.live.learned[0].TryAcquire(1), "the policy counts this response's attempt already")
+	ht.mu.Lock()
+	h.pausedUntil = ht.now() + int64(time.Minute)
+	ht.mu.Unlock()
+	ht.leave(h)
+	keepAll(ht)
+	require.Nil(t, h.live)
+
+	h = ht.enter("b.example")
+	require.Equal(t, []feedback.Policy{{Quota: 3, Window: time.Minute}}, h.live.policies)
+	require.True(t, h.live.learned[0].TryAcquire(1), "two of three units still count")
+	require.False(t, h.live.learned[0].TryAcquire(1))
+	require.NotZero(t, h.blockedUntil(ht.now()), "the pause is kept")
+	fake.Advance(time.Minute)
+	require.True(t, h.live.learned[0].TryAcquire(3))
+	ht.leave(h)
+}
+
+// The sweep drops a host whose windows have passed and that holds
+// nothing, and keeps one whose window still runs or that is in use.
+func TestHostTableSweepDropsPassedHosts(t *testing.T) {
+	fake := clock.NewFake(t0)
+	ht := newTestTable(t, fake, WithHostRateLimit(1, time.Second), WithWindowGuard(0))
+	old := ht.enter("old.example")
+	require.True(t, old.live.rate.TryAcquire(1))
+	ht.leave(old)
+	busy := ht.enter("busy.example")
+	fake.Advance(time.Second)
+	recent := ht.enter("recent.example")
+	require.True(t, recent.live.rate.TryAcquire(1))
+	ht.leave(recent)
+	// Each addition since the last sweep may sweep: by now, one has.
+	ht.leave(ht.enter("new.example"))
+	ht.mu.Lock()
+	_, hasOld := ht.m["old.example"]
+	_, hasBusy := ht.m["busy.example"]
+	_, hasRecent := ht.m["recent.example"]
+	ht.mu.Unlock()
+	require.False(t, hasOld, "a host whose window has passed costs nothing after a sweep")
+	require.True(t, hasBusy, "a host in use is kept")
+	require.True(t, hasRecent, "a host whose window still runs is kept")
+	ht.leave(busy)
+}
+
+// Hosts that go unused are kept as history in batches, so that at most
+// idleBatch hosts sit in their live form.
+func TestHostTableKeepsIdleHostsInBatches(t *testing.T) {
+	fake := clock.NewFake(t0)
+	ht := newTestTable(t, fake, WithHostRateLimit(1, time.Second))
+	hosts := make([]*host, idleBatch)
+	for i := range hosts {
+		hosts[i] = ht.enter(fmt.Sprintf("h%d.example", i))
+		hosts[i].live.rate.TryAcquire(1)
+		ht.leave(hosts[i])
+	}
+	for i, h := range hosts {
+		require.Nil(t, h.live, "host %d", i)
+		require.NotNil(t, h.kept, "host %d", i)
+	}
+}
+
+// cannedTransport answers every request with the same headers and no
+// body, without a network.
+type cannedTransport struct{ header http.Header }
+
+func (c cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Header: c.header, Body: http.NoBody, Request: req}, nil
+}
+
+// BenchmarkManyHosts sends one request to each of hosts new hosts, each
+// with its own concurrency and rate limit and a stated policy, through a
+// canned-response base transport: what a crawl does to the host table.
+// It reports the time per request over the whole run and over its first
+// and last 10% (equal if nothing scans the table per new host), and the
+// heap per host remembered at the end, when every host's window still
+// runs.
+func BenchmarkManyHosts(b *testing.B) {
+	for _, hosts := range []int{1e4, 1e5, 1e6} {
+		b.Run(fmt.Sprintf("hosts=%d", hosts), func(b *testing.B) {
+			for b.Loop() {
+				benchManyHosts(b, hosts)
+			}
+		})
+	}
+}
+
+func benchManyHosts(b *testing.B, hosts int) {
+	header := http.Header{}
+	header.Set("RateLimit-Policy", `"default";q=100;w=60`)
+	tr, err := NewTransport(cannedTransport{header},
+		WithHostConcurrency(4), WithHostRateLimit(10, time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, hosts)
+	for i := range names {
+		names[i] = fmt.Sprintf("http://h%07d.example/", i)
+	}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tenth := hosts / 10
+	var first, last time.Duration
+	start := time.Now()
+	for i, u := range names {
+		if i == hosts-tenth {
+			last = -time.Since(start)
+		}
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if i == tenth-1 {
+			first = time.Since(start)
+		}
+	}
+	total := time.Since(start)
+	last += total
+	b.StopTimer()
+	names = nil
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	remembered := tr.hosts.len()
+	b.ReportMetric(float64(total.Nanoseconds())/float64(hosts), "ns/request")
+	b.ReportMetric(float64(first.Nanoseconds())/float64(tenth), "first10%-ns/request")
+	b.ReportMetric(float64(last.Nanoseconds())/float64(tenth), "last10%-ns/request")
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(remembered), "B/host")
+	b.ReportMetric(float64(remembered), "hosts-remembered")
+	runtime.KeepAlive(tr)
+	tr.Close()
+	b.StartTimer()
 }

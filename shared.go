@@ -6,49 +6,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/ratelimit"
-	"github.com/go-throttle/throttle/semaphore"
 )
-
-// newHostSlots builds the per-host concurrency limit: the
-// WithHostConcurrencyFor overrides, and WithHostConcurrency for every
-// other host. Hosts with neither never reach it (see hostScope).
-func newHostSlots(c *config) (*semaphore.Keyed, error) {
-	if c.hostConc == 0 && len(c.hostConcFor) == 0 {
-		return nil, nil
-	}
-	def, overrides := int64(c.hostConc), c.hostConcFor
-	k, err := semaphore.NewKeyed(func(host string) int64 {
-		if n, ok := overrides[host]; ok {
-			return int64(n)
-		}
-		return def
-	}, c.semOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: WithHostConcurrency: %w", ErrInvalidOption, err)
-	}
-	return k, nil
-}
-
-// newHostRate builds the per-host rate limit: strict windows, one per
-// host, from the WithRateLimitFor overrides and WithHostRateLimit. Hosts
-// with neither never reach it (see hostScope).
-func newHostRate(c *config) (*ratelimit.Keyed, error) {
-	if c.hostRate.n == 0 && len(c.hostRates) == 0 {
-		return nil, nil
-	}
-	def, overrides, clk, guard := c.hostRate, c.hostRates, c.clock, c.guard
-	k, err := ratelimit.NewKeyed(func(host string) (ratelimit.Limiter, error) {
-		spec, ok := overrides[host]
-		if !ok {
-			spec = def
-		}
-		return ratelimit.NewWindow(spec.n, guard.window(spec.per), ratelimit.WithClock(clk))
-	}, ratelimit.WithClock(clk))
-	if err != nil {
-		return nil, fmt.Errorf("%w: WithHostRateLimit: %w", ErrInvalidOption, err)
-	}
-	return k, nil
-}
 
 // newSessionRate builds the session-wide window and its optional pacing.
 func (t *Transport) newSessionRate(c *config) (err error) {
@@ -115,22 +73,6 @@ func byteBurst(bytesPerSecond int64) int64 {
 // its next chunk without losing throughput: timers on a busy machine fire
 // a millisecond or more late.
 const byteSlack = 10 * time.Millisecond
-
-// hostScope says which hosts a keyed limit applies to: every host when a
-// default is set, otherwise only the hosts with an override. Hosts outside
-// it skip the keyed limit altogether: no map entry, no grant.
-type hostScope[T any] struct {
-	all       bool
-	overrides map[string]T
-}
-
-func (s hostScope[T]) has(host string) bool {
-	if s.all {
-		return true
-	}
-	_, ok := s.overrides[host]
-	return ok
-}
 
 // windowGuard is how much longer than its per a window counts each
 // attempt, so that "at most n in any window of per" holds where the

@@ -34,20 +34,16 @@ type Transport struct {
 	base  http.RoundTripper
 	clock ratelimit.Clock
 
-	hostSlots *semaphore.Keyed     // per-host concurrency; nil if none
-	slotHosts hostScope[int]       // the hosts hostSlots applies to
-	hostRate  *ratelimit.Keyed     // per-host rate; nil if none
-	rateHosts hostScope[rateSpec]  // the hosts hostRate applies to
-	slots     *semaphore.Throttler // session-wide concurrency; nil if none
-	rate      *ratelimit.Window    // session-wide rate; nil if none
-	pace      *ratelimit.Bucket    // pacing on top of rate; nil if none
-	extra     []ratelimit.Limiter
-	upload    *ratelimit.Bucket // all request bodies; nil if none
-	download  *ratelimit.Bucket // all response bodies; nil if none
-	timeout   time.Duration
-	guard     windowGuard // how the windows count an attempt (see hold.clientTrace)
+	hosts    *hostTable           // everything per host; nil if nothing is
+	slots    *semaphore.Throttler // session-wide concurrency; nil if none
+	rate     *ratelimit.Window    // session-wide rate; nil if none
+	pace     *ratelimit.Bucket    // pacing on top of rate; nil if none
+	extra    []ratelimit.Limiter
+	upload   *ratelimit.Bucket // all request bodies; nil if none
+	download *ratelimit.Bucket // all response bodies; nil if none
+	timeout  time.Duration
+	guard    windowGuard // how the windows count an attempt (see hold.clientTrace)
 
-	hosts *hosts       // server feedback; nil when off
 	queue *admit.Queue // WithQueueLimit, shared by every wait; nil if none
 
 	closing closeState // what Close ends
@@ -90,10 +86,6 @@ func NewTransport(base http.RoundTripper, opts ...Option) (*Transport, error) {
 func newTransport(c *config) (*Transport, error) {
 	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout, guard: c.guard}
 	t.closing.done = make(chan struct{})
-	if !c.noFeedback {
-		t.hosts = newHosts(c.clock, c.maxPause, c.guard)
-		t.hosts.closed = t.closing.done
-	}
 	if c.hasQueueLimit {
 		t.queue = admit.NewQueue(c.queueLimit)
 	}
@@ -101,12 +93,7 @@ func newTransport(c *config) (*Transport, error) {
 		t.base = defaultBase(c)
 	}
 	var err error
-	t.slotHosts = hostScope[int]{all: c.hostConc > 0, overrides: c.hostConcFor}
-	t.rateHosts = hostScope[rateSpec]{all: c.hostRate.n > 0, overrides: c.hostRates}
-	if t.hostSlots, err = newHostSlots(c); err != nil {
-		return nil, err
-	}
-	if t.hostRate, err = newHostRate(c); err != nil {
+	if t.hosts, err = newHostTable(c, t.closing.done); err != nil {
 		return nil, err
 	}
 	if c.maxConc > 0 {
@@ -207,7 +194,7 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 			return nil, closedWhile("waiting to send to " + host)
 		}
 		if h.host == nil || t.hosts.spend(h.host) {
-			h.admitted = h.host != nil
+			h.admitted = h.host != nil && t.hosts.feedback
 			return h, nil
 		}
 		// The host was paused while this caller waited for its slots and
@@ -218,37 +205,40 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 	}
 }
 
-// acquireHost takes the host's slot, then its token, so that a host with a
-// tight limit never holds anything the other hosts share while it waits.
-func (t *Transport) acquireHost(w *waiter, host string, h *hold) (err error) {
-	var learned []*ratelimit.Window
-	if t.hosts != nil {
-		if h.host, learned, h.probe, err = t.hosts.enter(w.ctx, host); err != nil {
-			return err
-		}
+// acquireHost takes what the host needs, in DESIGN's order: its pause,
+// budget and first contact, then its slot, then its tokens (its own, then
+// the policies its server stated), so that a host with a tight limit never
+// holds anything the other hosts share while it waits.
+func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
+	if t.hosts == nil {
+		return nil
 	}
-	slots := t.hostSlots != nil && t.slotHosts.has(host)
-	rate := t.hostRate != nil && t.rateHosts.has(host)
-	if !slots && !rate && len(learned) == 0 {
+	h.host = t.hosts.enter(key)
+	var learned []*ratelimit.Window
+	if learned, h.probe, err = t.hosts.admit(w.ctx, key, h.host); err != nil {
+		return err
+	}
+	live := h.host.live
+	if live.slots == nil && live.rate == nil && len(learned) == 0 {
 		return nil
 	}
 	ctx := w.bounded()
-	if slots {
-		if h.hostPermit, err = t.hostSlots.Acquire(ctx, host, 1); err != nil {
-			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", host, err)
+	if live.slots != nil {
+		if h.hostPermit, err = live.slots.Acquire(ctx, 1); err != nil {
+			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", key, err)
 		}
 	}
-	if rate {
-		g, err := t.hostRate.Reserve(ctx, host, 1)
+	if live.rate != nil {
+		g, err := live.rate.Reserve(ctx, 1)
 		if err != nil {
-			return fmt.Errorf("throttle: waiting for the rate limit of host %s: %w", host, err)
+			return fmt.Errorf("throttle: waiting for the rate limit of host %s: %w", key, err)
 		}
 		h.addGrant(g)
 	}
 	for _, w := range learned {
 		g, err := w.Reserve(ctx, 1)
 		if err != nil {
-			return fmt.Errorf("throttle: waiting for the rate limit host %s stated: %w", host, err)
+			return fmt.Errorf("throttle: waiting for the rate limit host %s stated: %w", key, err)
 		}
 		h.addGrant(g)
 	}
@@ -335,12 +325,7 @@ func (t *Transport) Stats() Stats {
 	}
 }
 
-func (t *Transport) pausedHosts() int64 {
-	if t.hosts == nil {
-		return 0
-	}
-	return t.hosts.paused()
-}
+func (t *Transport) pausedHosts() int64 { return t.hosts.paused() }
 
 // CloseIdleConnections closes the base RoundTripper's idle connections, if
 // it has a CloseIdleConnections method.

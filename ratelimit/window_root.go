@@ -1,0 +1,63 @@
+package ratelimit
+
+import "time"
+
+// This file holds what the root package's host table needs of a Window
+// beyond its limiter API: to keep an idle Window's history in a few words
+// and rebuild the Window from it when its host is used again, and to take
+// pending units without waiting.
+
+// TryReserve is Reserve without waiting: it holds n units pending if they
+// fit now and nobody waits, and reports whether it did. Like TryAcquire it
+// never overtakes a queued caller and fails for any n Acquire would
+// reject. The caller must Commit or Cancel the Grant.
+func (w *Window) TryReserve(n int) (*Grant, bool) {
+	if n <= 0 || n > w.n {
+		return nil, false
+	}
+	w.q.mu.Lock()
+	ok := w.q.waiters.Len() == 0 && w.tryTake(n, true)
+	w.q.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return newGrant(w, n), true
+}
+
+// History calls f with each stamp that still counts at now, oldest first:
+// the instant it counts from and its units. It reports false, calling f
+// for nothing, when the Window is in use (units pending or callers
+// waiting): only an unused Window is fully described by its stamps.
+func (w *Window) History(now time.Time, f func(at time.Time, units int)) bool {
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	if w.q.waiters.Len() > 0 || w.pending > 0 {
+		return false
+	}
+	w.expire(max(int64(now.Sub(w.base)), w.last))
+	for i := range w.recent.size {
+		e := w.recent.at(i)
+		f(w.base.Add(time.Duration(e.at)), e.units)
+	}
+	return true
+}
+
+// AddHistory counts units from at, as History reported them, in a Window
+// not yet used: call it for each stamp, oldest first, before anything
+// else. Stamps may predate the Window (they are kept as negative offsets
+// from its creation). Units beyond the Window's n are dropped, so the
+// Window stays within its limit whatever it is given.
+func (w *Window) AddHistory(at time.Time, units int) {
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	units = min(units, w.n-w.used)
+	if units <= 0 {
+		return
+	}
+	off := int64(at.Sub(w.base))
+	if w.recent.size > 0 {
+		off = max(off, w.recent.newest().at)
+	}
+	w.recent.push(entry{at: off, units: units})
+	w.used += units
+}
