@@ -151,11 +151,20 @@ func (h *hold) roundTripped() {
 	}
 }
 
-// maxGrants is the most window grants one attempt takes: the host's own,
-// one per learned policy, and the session's.
-const maxGrants = 2 + feedback.MaxPolicies
+// maxGrants is the most grants one attempt takes: the host's own window,
+// one per learned policy, the session's window and its pacing.
+const maxGrants = 3 + feedback.MaxPolicies
 
 func (h *hold) addGrant(g *ratelimit.Grant) { h.grants[h.ngrants] = g; h.ngrants++ }
+
+// tryReserve adds the grant try gives, reporting whether it gave one.
+func (h *hold) tryReserve(try func(n int) (*ratelimit.Grant, bool)) bool {
+	g, ok := try(1)
+	if ok {
+		h.addGrant(g)
+	}
+	return ok
+}
 
 // endHost ends the attempt's admission to its host: what resp says is
 // applied (resp is nil when the attempt got no response) and a first

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/feedback"
-	"github.com/go-throttle/throttle/internal/admit"
 	"github.com/go-throttle/throttle/ratelimit"
 	"github.com/go-throttle/throttle/semaphore"
 )
@@ -329,6 +328,18 @@ func (t *hostTable) admit(ctx context.Context, key string, h *host) (learned []*
 	}
 }
 
+// tryAdmit is admit without waiting: it reports false if the caller
+// would have to wait.
+func (t *hostTable) tryAdmit(h *host) (learned []*ratelimit.Window, probe, ok bool) {
+	if !t.feedback {
+		return nil, false, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	probeWait, until := t.blockedLocked(h, t.now(), &probe)
+	return h.live.learned, probe, probeWait == nil && until == 0
+}
+
 // blockedLocked says what the caller must wait for at now: the probe's
 // answer (a channel, with the instant it stops waiting for it), or the
 // instant a pause or a spent budget ends; nothing (nil, 0) when it may
@@ -393,11 +404,6 @@ const firstContactWait = 2 * time.Second
 // before a pause ends fails at once; the Transport's Close ends the wait
 // with an error wrapping ErrClosed.
 func (t *hostTable) wait(ctx context.Context, key string, probe <-chan struct{}, until, now int64) error {
-	queue, err := admit.Enter(ctx)
-	if err != nil {
-		return fmt.Errorf("throttle: waiting for host %s: %w", key, err)
-	}
-	defer queue.Leave()
 	if d, ok := ctx.Deadline(); ok && probe == nil && t.at(d) < until {
 		return fmt.Errorf("throttle: host %s is paused for %v, past the context deadline: %w",
 			key, time.Duration(until-now).Round(time.Millisecond), hostPausedDeadline)

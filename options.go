@@ -310,6 +310,12 @@ func WithTimeout(d time.Duration) Option {
 // WithLimiter adds a limiter that every attempt also waits on, for one
 // unit, after the session's own limits: a custom or distributed limiter.
 // l must not be nil, nor hold a nil pointer, map or func.
+//
+// Like every limit, it counts against WithQueueLimit only for callers that
+// must wait. A caller tries it first with its TryAcquire(n int) bool
+// method, if it has one (the limiters of package ratelimit do); a limiter
+// with only Acquire cannot say whether it would wait, so every caller
+// counts as waiting for it and takes a queue place before calling it.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return option(func(c *config) error {
 		if err := nilArg("WithLimiter", "", l); err != nil {

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-throttle/throttle/internal/admit"
 	"github.com/go-throttle/throttle/ratelimit"
 	"github.com/go-throttle/throttle/semaphore"
 )
@@ -44,7 +43,7 @@ type Transport struct {
 	timeout  time.Duration
 	guard    windowGuard // how the windows count an attempt (see hold.clientTrace)
 
-	queue *admit.Queue // WithQueueLimit, shared by every wait; nil if none
+	queue *admission // WithQueueLimit; nil if none
 
 	closing closeState // what Close ends
 
@@ -87,7 +86,7 @@ func newTransport(c *config) (*Transport, error) {
 	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout, guard: c.guard}
 	t.closing.done = make(chan struct{})
 	if c.hasQueueLimit {
-		t.queue = admit.NewQueue(c.queueLimit)
+		t.queue = &admission{limit: int64(c.queueLimit)}
 	}
 	if t.base == nil {
 		t.base = defaultBase(c)
@@ -169,17 +168,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // acquire takes, in the pipeline's order, everything one attempt to host
-// needs. On failure it gives back whatever it had taken.
+// needs. It is the admission step: a caller first tries every limit
+// without waiting, and takes a queue place (WithQueueLimit) and a context
+// bounded by Close only when it must wait. On failure it gives back
+// whatever it had taken.
 func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
-	h := &hold{t: t}
 	t.stats.waiting.Add(1)
 	defer t.stats.waiting.Add(-1)
-	if t.queue != nil {
-		// Every limiter below counts the caller against the queue limit
-		// only if it really has to wait.
-		w.ctx = admit.WithQueue(w.ctx, t.queue)
+	if h := t.tryAcquire(w.send, host); h != nil {
+		return h, nil
 	}
+	if !t.queue.enter() {
+		return nil, fmt.Errorf("throttle: waiting to send to %s: %w", host, ErrQueueFull)
+	}
+	defer t.queue.leave()
 	for {
+		h := &hold{t: t}
 		if err := t.acquireHost(w, host, h); err != nil {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
@@ -193,15 +197,113 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 			h.release()
 			return nil, closedWhile("waiting to send to " + host)
 		}
-		if h.host == nil || t.hosts.spend(h.host) {
-			h.admitted = h.host != nil && t.hosts.feedback
+		if t.spend(h) {
 			return h, nil
 		}
 		// The host was paused while this caller waited for its slots and
 		// tokens: give them all back, so that nothing is held during the
 		// pause, and queue again.
 		h.release()
-		h = &hold{t: t}
+	}
+}
+
+// tryAcquire takes everything one attempt to host needs if it can without
+// waiting, and returns nil, having given back what it took, if it cannot.
+// ctx only names the caller's consumer and priority.
+func (t *Transport) tryAcquire(ctx context.Context, host string) *hold {
+	h := &hold{t: t}
+	if t.tryHost(ctx, host, h) && t.trySession(ctx, h) && !t.isClosed() && t.spend(h) {
+		return h
+	}
+	h.release()
+	return nil
+}
+
+// spend is the host's last check before the attempt is sent (see
+// hostTable.spend).
+func (t *Transport) spend(h *hold) bool {
+	if h.host != nil && !t.hosts.spend(h.host) {
+		return false
+	}
+	h.admitted = h.host != nil && t.hosts.feedback
+	return true
+}
+
+// tryHost is acquireHost without waiting: it reports false at the first
+// thing the host cannot give at once.
+func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) {
+	if t.hosts == nil {
+		return true
+	}
+	h.host = t.hosts.enter(key)
+	var learned []*ratelimit.Window
+	if learned, h.probe, ok = t.hosts.tryAdmit(h.host); !ok {
+		return false
+	}
+	live := h.host.live
+	if live.slots != nil {
+		if h.hostPermit, ok = live.slots.TryAcquire(ctx, 1); !ok {
+			return false
+		}
+	}
+	if live.rate != nil && !h.tryReserve(live.rate.TryReserve) {
+		return false
+	}
+	for _, w := range learned {
+		if !h.tryReserve(w.TryReserve) {
+			return false
+		}
+	}
+	return true
+}
+
+// trySession is acquireSession without waiting. A limiter given with
+// WithLimiter is tried through its TryAcquire method; one without such a
+// method counts as one the caller must wait for.
+func (t *Transport) trySession(ctx context.Context, h *hold) (ok bool) {
+	if t.slots != nil {
+		if h.permit, ok = t.slots.TryAcquire(ctx, 1); !ok {
+			return false
+		}
+	}
+	if t.rate != nil && !h.tryReserve(t.rate.TryReserve) {
+		return false
+	}
+	if t.pace != nil && !h.tryReserve(t.pace.TryReserve) {
+		return false
+	}
+	for _, l := range t.extra {
+		if tl, can := l.(interface{ TryAcquire(n int) bool }); !can || !tl.TryAcquire(1) {
+			return false
+		}
+	}
+	return true
+}
+
+// admission counts the callers that must wait against WithQueueLimit.
+// Callers that pass every limit at once never touch it. A nil admission
+// lets everyone wait.
+type admission struct {
+	limit   int64
+	waiting atomic.Int64
+}
+
+// enter takes a queue place, reporting false if none is free.
+func (a *admission) enter() bool {
+	if a == nil {
+		return true
+	}
+	if a.waiting.Add(1) > a.limit {
+		a.waiting.Add(-1)
+		return false
+	}
+	return true
+}
+
+// leave gives the queue place back.
+func (a *admission) leave() {
+	if a != nil {
+		a.waiting.Add(-1)
 	}
 }
 
