@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-throttle/throttle/feedback"
 	"github.com/go-throttle/throttle/internal/admit"
+	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/go-throttle/throttle/ratelimit"
 )
 
@@ -196,7 +197,7 @@ func (hs *hosts) wait(ctx context.Context, host string, probe <-chan struct{}, u
 		return fmt.Errorf("throttle: host %s is paused for %v, past the context deadline: %w",
 			host, until.Sub(now).Round(time.Millisecond), hostPausedDeadline)
 	}
-	timer, stop := hs.clock.NewTimer(until.Sub(now))
+	timer, stop := clock.NewTimerAt(hs.clock, until)
 	defer stop()
 	select {
 	case <-probe:
