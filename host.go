@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/feedback"
+	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/go-throttle/throttle/ratelimit"
 	"github.com/go-throttle/throttle/semaphore"
 )
@@ -408,7 +409,7 @@ func (t *hostTable) wait(ctx context.Context, key string, probe <-chan struct{},
 		return fmt.Errorf("throttle: host %s is paused for %v, past the context deadline: %w",
 			key, time.Duration(until-now).Round(time.Millisecond), hostPausedDeadline)
 	}
-	timer, stop := t.clock.NewTimer(time.Duration(until - now))
+	timer, stop := clock.NewTimerAt(t.clock, t.epoch.Add(time.Duration(until)))
 	defer stop()
 	select {
 	case <-probe:

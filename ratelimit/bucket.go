@@ -182,12 +182,27 @@ func (b *Bucket) tryTake(k int, hold bool) bool {
 	return true
 }
 
-// waitFor implements engine: how long the refill takes to bring the bucket
-// to need tokens.
-func (b *Bucket) waitFor(need int) (time.Duration, bool) {
-	// Round up, so the timer does not fire a nanosecond short of the
-	// tokens; the queue looks again anyway if it does.
-	return ceilDuration(b.refillNanos(need, b.now())), true
+// waitFor implements engine: when the refill brings the bucket to need
+// tokens.
+func (b *Bucket) waitFor(need int) (time.Time, bool) {
+	now := b.now()
+	// x/time/rate counts tokens in float64: a refill worked out from an
+	// instant before the true one can end a nanosecond past it, and a
+	// timer armed for that nanosecond would miss the instant (on a fake
+	// clock, forever). Rounded to the microsecond, it lands on it; if it
+	// lands a little early, the queue simply looks again, never at once.
+	d := b.refillWait(need, now)
+	if d > 0 {
+		d = max(d.Round(time.Microsecond), time.Microsecond)
+	}
+	return now.Add(d), true
+}
+
+// refillWait is how long the refill takes, from now, to bring the bucket
+// to need tokens: rounded up, so that a timer does not fire a nanosecond
+// short of the tokens (the queue looks again anyway if it does).
+func (b *Bucket) refillWait(need int, now time.Time) time.Duration {
+	return ceilDuration(b.refillNanos(need, now))
 }
 
 // refillNanos is how many nanoseconds the refill takes, from now, to bring
@@ -221,8 +236,7 @@ func (b *Bucket) estimate(elem *list.Element, k int) time.Duration {
 	for e := b.q.waiters.Front(); e != nil && e != elem; e = e.Next() {
 		need += e.Value.(*waiter).n
 	}
-	d, _ := b.waitFor(need)
-	return d
+	return b.refillWait(need, b.now())
 }
 
 // commitGrant marks n pending units used: the tokens were spent when they

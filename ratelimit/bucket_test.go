@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/go-throttle/throttle/ratelimit"
 )
 
@@ -93,5 +94,36 @@ func TestBucketIdleAt(t *testing.T) {
 	}
 	if n, per := b.Limit(); n != 2 || per != time.Second {
 		t.Fatalf("Limit() = %d, %v", n, per)
+	}
+}
+
+// A waiter that works out its wait part-way through a refill is granted
+// at the instant the refill ends, not a nanosecond after it: x/time/rate
+// counts tokens in float64, and a timer armed a nanosecond late never
+// fires on a fake clock that a test advances to the instant exactly.
+func TestBucketWaiterGrantedAtTheRefillInstant(t *testing.T) {
+	for _, early := range []time.Duration{time.Millisecond, 3 * time.Millisecond, 30 * time.Millisecond, 70 * time.Millisecond, 99 * time.Millisecond} {
+		t.Run(early.String(), func(t *testing.T) {
+			clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			b, err := ratelimit.NewBucket(10, time.Second, ratelimit.WithBurst(1), ratelimit.WithClock(clk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !b.TryAcquire(1) {
+				t.Fatal("the first token was not free")
+			}
+			clk.Advance(100*time.Millisecond - early)
+			done := goAcquire(context.Background(), b, 1)
+			waitFor(t, "the waiter's timer", func() bool { return clk.Timers() == 1 })
+			clk.Advance(early)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("not granted at the refill instant; %d timer(s) still pending", clk.Timers())
+			}
+		})
 	}
 }

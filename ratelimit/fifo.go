@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/internal/admit"
+	"github.com/go-throttle/throttle/internal/clock"
 )
 
 // engine is the capacity model of a limiter (Window or Bucket), as the FIFO
@@ -16,11 +17,13 @@ type engine interface {
 	// tryTake takes k units now if they fit, ignoring the queue. If hold is
 	// set the units are taken as a pending Grant.
 	tryTake(k int, hold bool) bool
-	// waitFor reports how long the front waiter should sleep before it
-	// looks again for need units, or false if no passage of time alone can
-	// make them fit (only a Grant's Commit or Cancel can, and it wakes the
-	// front waiter).
-	waitFor(need int) (time.Duration, bool)
+	// waitFor reports the instant on the clock at which the front waiter
+	// should look again for need units, or false if no passage of time
+	// alone can make them fit (only a Grant's Commit or Cancel can, and it
+	// wakes the front waiter). An instant rather than a duration: the
+	// clock may move between reading it and arming the timer (a fake
+	// clock advanced by a test, say), and a duration would then fire late.
+	waitFor(need int) (time.Time, bool)
 	// estimate reports how long a waiter for k units at elem (nil: not
 	// queued yet, so behind everyone) must wait at the least if everyone
 	// ahead of it is served as soon as they can be and every pending grant
@@ -140,8 +143,8 @@ func (q *fifo) wait(ctx context.Context, e engine, call string, k int, hold bool
 				q.mu.Unlock()
 				return deadlineError(call, k, d)
 			}
-			if d, ok := e.waitFor(k); ok {
-				fire, stop = q.clock.NewTimer(d)
+			if at, ok := e.waitFor(k); ok {
+				fire, stop = clock.NewTimerAt(q.clock, at)
 			}
 			// Otherwise only a Commit or Cancel can help, and it
 			// wakes us.

@@ -220,14 +220,14 @@ func (w *Window) stamp(now int64, k int) {
 	}
 }
 
-// waitFor implements engine: the time until enough of the oldest grants
+// waitFor implements engine: the instant when enough of the oldest grants
 // expire for need more units (on top of the pending ones) to fit. Pending
 // units never expire, so if they and need exceed n only a Commit or Cancel
 // can help.
-func (w *Window) waitFor(need int) (time.Duration, bool) {
+func (w *Window) waitFor(need int) (time.Time, bool) {
 	need += w.pending
 	if need > w.n {
-		return 0, false
+		return time.Time{}, false
 	}
 	now := w.now()
 	w.expire(now)
@@ -235,10 +235,10 @@ func (w *Window) waitFor(need int) (time.Duration, bool) {
 	for i := 0; excess > 0 && i < w.recent.size; i++ {
 		e := w.recent.at(i)
 		if excess -= e.units; excess <= 0 {
-			return time.Duration(w.expiry(e.at) - now), true
+			return w.base.Add(time.Duration(w.expiry(e.at))), true
 		}
 	}
-	return 0, true
+	return w.base.Add(time.Duration(now)), true
 }
 
 // estimate implements engine by playing the queue forward: the live

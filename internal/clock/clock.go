@@ -23,6 +23,23 @@ type Clock interface {
 	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
 }
 
+// NewTimerAt returns a timer of c that fires at the instant at, or at once
+// if at has passed. Waiters arm their timers with it rather than with
+// NewTimer(at.Sub(now)): a clock can move between the reading of now and
+// the arming of the timer (a fake clock advanced by a test goroutine), and
+// a duration measured from the stale reading would then fire that much
+// late. A clock with a NewTimerAt method of its own (Fake) arms the timer
+// for the instant itself; any other clock gets the duration from a fresh
+// reading.
+func NewTimerAt(c Clock, at time.Time) (<-chan time.Time, func() bool) {
+	if a, ok := c.(interface {
+		NewTimerAt(at time.Time) (<-chan time.Time, func() bool)
+	}); ok {
+		return a.NewTimerAt(at)
+	}
+	return c.NewTimer(at.Sub(c.Now()))
+}
+
 // Real is the wall clock. Its zero value is ready to use.
 type Real struct{}
 
@@ -69,8 +86,20 @@ func (f *Fake) Now() time.Time {
 func (f *Fake) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := &fakeTimer{at: f.now.Add(d), c: make(chan time.Time, 1)}
-	if d <= 0 {
+	return f.armLocked(f.now.Add(d))
+}
+
+// NewTimerAt returns a timer that fires when the fake time reaches at, at
+// once if it has.
+func (f *Fake) NewTimerAt(at time.Time) (<-chan time.Time, func() bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.armLocked(at)
+}
+
+func (f *Fake) armLocked(at time.Time) (<-chan time.Time, func() bool) {
+	t := &fakeTimer{at: at, c: make(chan time.Time, 1)}
+	if !at.After(f.now) {
 		t.c <- f.now
 		return t.c, func() bool { return false }
 	}

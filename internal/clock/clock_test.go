@@ -53,3 +53,42 @@ func TestFakeBlockUntilTimers(t *testing.T) {
 		t.Fatal("zero-duration timer did not fire at once")
 	}
 }
+
+// A timer armed for an instant fires at that instant, however far the
+// clock moved after the instant was worked out; one for an instant already
+// past fires at once. NewTimer(at.Sub(now)) with a stale now would fire
+// late by however far the clock moved.
+func TestNewTimerAt(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := NewFake(start)
+	at := start.Add(100 * time.Millisecond) // worked out at start
+	f.Advance(99 * time.Millisecond)        // the clock moves before the timer is armed
+	c, _ := NewTimerAt(f, at)
+	f.Advance(time.Millisecond)
+	select {
+	case got := <-c:
+		if !got.Equal(at) {
+			t.Errorf("fired at %v, want %v", got, at)
+		}
+	default:
+		t.Fatal("the timer for the instant reached did not fire")
+	}
+
+	past, _ := NewTimerAt(f, start)
+	select {
+	case <-past:
+	default:
+		t.Fatal("a timer for a past instant did not fire at once")
+	}
+
+	// Any other clock gets the duration from a fresh reading.
+	real, stop := NewTimerAt(Real{}, time.Now().Add(time.Hour))
+	if !stop() {
+		t.Error("Real's timer for an hour ahead had already fired")
+	}
+	select {
+	case <-real:
+		t.Error("a stopped timer fired")
+	default:
+	}
+}
