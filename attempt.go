@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-throttle/throttle/feedback"
 	"github.com/go-throttle/throttle/ratelimit"
@@ -42,7 +43,9 @@ type hold struct {
 	cancel     context.CancelFunc
 	sent       bool
 	released   atomic.Bool
-	body       responseBody // the response body wrapper, when there is one
+	body       responseBody   // the response body wrapper, when there is one
+	ans        answer         // what the response says (see answer)
+	actx       attemptContext // the context naming the attempt (see named)
 
 	// trace stamps the grants (see clientTrace); it is part of the hold,
 	// one allocation less per attempt.
@@ -174,9 +177,85 @@ func (h *hold) endHost(resp *http.Response) {
 		return
 	}
 	h.observed = true
-	if h.t.hosts.observe(h.host, resp, h.probe, h.admitted).Throttled {
+	hosts := h.t.hosts
+	if resp == nil || !hosts.feedback {
+		hosts.observe(h.host, nil, time.Time{}, h.probe, h.admitted)
+		return
+	}
+	a := h.answer(resp)
+	hosts.observe(h.host, &a.sig, a.at, h.probe, h.admitted)
+	if a.sig.Throttled {
 		h.t.stats.throttled.Add(1)
 	}
+}
+
+// answer is what an attempt's response says, parsed once, on the
+// Transport's clock, by its first reader: the host table (endHost), or the
+// retry layer when nothing per host reads responses.
+type answer struct {
+	sig        feedback.Signal
+	retryAfter bool      // sig.Until is a usable Retry-After's
+	at         time.Time // when it was parsed
+	parsed     bool
+}
+
+// answer returns the parse of resp, the attempt's response, parsing it on
+// first use. The attempt's readers take turns (RoundTrip, then the retry
+// layer on the same goroutine), so it needs no lock.
+func (h *hold) answer(resp *http.Response) *answer {
+	if a := &h.ans; !a.parsed {
+		a.at = h.t.clock.Now()
+		a.sig, a.retryAfter = feedback.ParseRetry(resp.Header, resp.StatusCode, a.at)
+		a.parsed = true
+	}
+	return &h.ans
+}
+
+// serverWait is the wait the attempt's response directs with Retry-After,
+// from now on the Transport's clock, and whether it directs one.
+func (h *hold) serverWait(resp *http.Response) (time.Duration, bool) {
+	a := h.answer(resp)
+	if !a.retryAfter {
+		return 0, false
+	}
+	return max(a.sig.Until.Sub(h.t.clock.Now()), 0), true
+}
+
+// attemptKey finds an attempt's hold in the context of the request it
+// sent (see attemptContext).
+type attemptKey struct{}
+
+// attemptContext is the context a Session's attempt is sent under: the
+// caller's, also naming the attempt, so that the retry layer finds the
+// attempt's parse of its response through resp.Request. It is part of the
+// hold, so it costs no allocation.
+type attemptContext struct {
+	context.Context
+	h *hold
+}
+
+func (c *attemptContext) Value(key any) any {
+	if key == (attemptKey{}) {
+		return c.h
+	}
+	return c.Context.Value(key)
+}
+
+// named returns ctx naming the attempt h.
+func (h *hold) named(ctx context.Context) context.Context {
+	h.actx = attemptContext{Context: ctx, h: h}
+	return &h.actx
+}
+
+// attemptOf is the attempt that got resp, when a Transport sent it for a
+// Session; nil otherwise (a response made elsewhere, or sent by a
+// Transport used on its own).
+func attemptOf(resp *http.Response) *hold {
+	if resp == nil || resp.Request == nil {
+		return nil
+	}
+	h, _ := resp.Request.Context().Value(attemptKey{}).(*hold)
+	return h
 }
 
 // release gives back the slots and any grant not yet committed, and ends

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -423,24 +422,22 @@ func (t *hostTable) wait(ctx context.Context, key string, probe <-chan struct{},
 }
 
 // observe ends an attempt's admission to h, under one lock: it applies
-// what resp says (resp is nil when the attempt got no response), ends the
-// first contact if the attempt was the probe (with headers seen the host
-// is known; without, the next waiter probes instead), and stops counting
-// the attempt in flight. It is the one place that reads what a response
-// says about its host, and returns the parse.
-func (t *hostTable) observe(h *host, resp *http.Response, probe, admitted bool) (sig feedback.Signal) {
+// what the attempt's response says (sig, parsed at now; nil when the
+// attempt got no response or feedback is off), ends the first contact if
+// the attempt was the probe (with headers seen the host is known; without,
+// the next waiter probes instead), and stops counting the attempt in
+// flight. It is the one place that applies what a response says about its
+// host; the attempt parses it once (see hold.answer), and the retry layer
+// reuses that parse.
+func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe, admitted bool) {
 	if !t.feedback {
-		return sig
-	}
-	now := t.clock.Now()
-	if resp != nil {
-		sig = feedback.Parse(resp.Header, resp.StatusCode, now) // outside the lock: it is pure
+		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := h.live
-	if resp != nil {
-		t.applyLocked(h, &sig, now)
+	if sig != nil {
+		t.applyLocked(h, sig, now)
 	}
 	if probe && l.probing {
 		l.probing = false
@@ -449,7 +446,6 @@ func (t *hostTable) observe(h *host, resp *http.Response, probe, admitted bool) 
 	if admitted {
 		l.inflight--
 	}
-	return sig
 }
 
 // applyLocked applies what a response says about its host.

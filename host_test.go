@@ -469,7 +469,9 @@ func TestHostTableKeepsPolicies(t *testing.T) {
 	h := ht.enter("b.example")
 	resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}}
 	resp.Header.Set("RateLimit-Policy", `"default";q=3;w=60`)
-	ht.observe(h, resp, false, false)
+	now := fake.Now()
+	sig := feedback.Parse(resp.Header, resp.StatusCode, now)
+	ht.observe(h, &sig, now, false, false)
 	require.True(t, h.live.learned[0].TryAcquire(1), "the policy counts this response's attempt already")
 	ht.mu.Lock()
 	h.pausedUntil = ht.now() + int64(time.Minute)

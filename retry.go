@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/feedback"
+	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/go-throttle/throttle/ratelimit"
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 )
@@ -90,7 +91,9 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 // limits themselves (such as ErrExceedsLimit or ErrQueueFull), or after a
 // local failure of the request body (ErrRequestBody). It decides whether,
 // not when: it does not read Retry-After, and used on its own with
-// go-retryablehttp it leaves the wait to the Backoff. A Session adds the
+// go-retryablehttp it leaves the wait to the Backoff. Used on its own, it
+// reads a 403's headers itself; given a response a Session's attempt got,
+// it reuses that attempt's parse. A Session adds the
 // rule on server-directed waits (see RetryPolicy) to whatever CheckRetry it
 // is given.
 func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
@@ -116,8 +119,13 @@ func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bo
 }
 
 // rateLimited reports whether resp says its request was refused by a rate
-// limit, as feedback.Parse decides (which does not depend on the instant).
+// limit, as feedback.Parse decides (which does not depend on the instant):
+// from the attempt's own parse when a Session's Transport got resp,
+// otherwise from the headers.
 func rateLimited(resp *http.Response) bool {
+	if h := attemptOf(resp); h != nil {
+		return h.answer(resp).sig.Throttled
+	}
 	return feedback.Parse(resp.Header, resp.StatusCode, time.Time{}).Throttled
 }
 
@@ -175,11 +183,13 @@ func retryableError(err error) bool {
 // at max, with equal jitter (half fixed, half random) so that callers who
 // failed together do not retry together.
 //
-// That is what it does on its own, with go-retryablehttp. A Session honours
-// a Retry-After itself, up to WithMaxPause (see RetryPolicy), and asks its
-// Backoff only for the waits the client chooses.
+// That is what it does on its own, with go-retryablehttp: it reads the
+// headers itself, on the wall clock. A Session honours a Retry-After
+// itself, up to WithMaxPause (see RetryPolicy), and asks its Backoff only
+// for the waits the client chooses; given a response a Session's attempt
+// got, DefaultBackoff reuses that attempt's parse, on the session's clock.
 func DefaultBackoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
-	if wait, ok := retryAfter(resp, time.Now()); ok {
+	if wait, ok := directedWait(resp, clock.Real{}); ok {
 		return clampDuration(wait, 0, max)
 	}
 	d := max
@@ -192,6 +202,17 @@ func DefaultBackoff(min, max time.Duration, attempt int, resp *http.Response) ti
 
 func clampDuration(d, lo, hi time.Duration) time.Duration {
 	return min(max(d, lo), hi)
+}
+
+// directedWait is the wait resp's Retry-After directs from now on: the
+// attempt's own parse, on its Transport's clock, when a Session's
+// Transport got resp (see hold.answer); otherwise the header read now on
+// c.
+func directedWait(resp *http.Response, c ratelimit.Clock) (time.Duration, bool) {
+	if h := attemptOf(resp); h != nil {
+		return h.serverWait(resp)
+	}
+	return retryAfter(resp, c.Now())
 }
 
 // retryAfter is the wait resp's Retry-After directs, read at now (see
@@ -245,9 +266,10 @@ func newRetryLayer(p RetryPolicy, t *Transport, maxPause time.Duration) *retryLa
 }
 
 // serverWait is the wait resp's Retry-After directs, read on the session's
-// clock and capped by WithMaxPause, as the host's pause is.
+// clock and capped by WithMaxPause, as the host's pause is. The attempt
+// that got resp parsed it already (see directedWait).
 func (l *retryLayer) serverWait(resp *http.Response) (time.Duration, bool) {
-	wait, ok := retryAfter(resp, l.clock.Now())
+	wait, ok := directedWait(resp, l.clock)
 	return min(wait, l.maxPause), ok
 }
 

@@ -457,6 +457,52 @@ func TestRetryLayerServerWait(t *testing.T) {
 	require.ErrorContains(t, err, "wait 2s")
 }
 
+// Issue 8: an attempt's response is parsed once, on the session's clock,
+// and the retry layer reuses that parse: it finds the attempt through
+// resp.Request. With the headers gone after the attempt, the retry layer
+// still sees the Retry-After and the rate-limit 403 the attempt read, and
+// the wait counts down on the session's clock. With feedback off, the
+// retry layer's own first read is the one parse.
+func TestRetryReusesTheAttemptsParse(t *testing.T) {
+	for _, fb := range []bool{true, false} {
+		t.Run(fmt.Sprintf("feedback=%v", fb), func(t *testing.T) {
+			fake := clock.NewFake(t0)
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				resp := responseWith(http.StatusForbidden, "2")
+				resp.Request = req
+				return resp, nil
+			})
+			s := newTestSession(t, WithClock(fake), WithTransport(base), WithServerFeedback(fb),
+				WithMaxPause(time.Minute), WithRetry(RetryPolicy{MaxRetries: 1, MaxWait: time.Hour}))
+			wc := s.transport.waitContext(context.Background())
+			defer wc.release()
+			req, err := http.NewRequestWithContext(wc, http.MethodPost, "http://a.example/", nil)
+			require.NoError(t, err)
+			resp, err := s.transport.RoundTrip(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			if !fb {
+				// Nothing per host read it: the retry layer's first read
+				// parses it, on the session's clock.
+				retry, err := s.retry.client.CheckRetry(context.Background(), resp, nil)
+				require.NoError(t, err)
+				require.True(t, retry, "a POST refused by a rate limit is retried")
+			}
+			resp.Header = http.Header{} // what the retry layer reads now is the attempt's parse
+			c := s.retry.client
+			retry, err := c.CheckRetry(context.Background(), resp, nil)
+			require.NoError(t, err)
+			require.True(t, retry, "the 403 is still known to be a rate limit")
+			require.Equal(t, 2*time.Second, c.Backoff(c.RetryWaitMin, c.RetryWaitMax, 0, resp))
+			fake.Advance(500 * time.Millisecond)
+			require.Equal(t, 1500*time.Millisecond, c.Backoff(c.RetryWaitMin, c.RetryWaitMax, 0, resp),
+				"the wait counts down on the session's clock")
+			require.Equal(t, 1500*time.Millisecond, DefaultBackoff(0, time.Hour, 0, resp),
+				"DefaultBackoff reuses a Session's parse too")
+		})
+	}
+}
+
 // responseWith is a response with status and, unless it is "", a
 // Retry-After.
 func responseWith(status int, retryAfter string) *http.Response {

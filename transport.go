@@ -392,6 +392,11 @@ func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request
 		return req
 	}
 	ctx := w.send
+	if w.resend {
+		// A Session's attempt: its retry layer reads the response's parse
+		// through the request (see attemptOf).
+		ctx = h.named(ctx)
+	}
 	if pending {
 		// Stamp when the headers are written, not when the attempt is handed
 		// over: dialling a new connection can take longer than the gaps

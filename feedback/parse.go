@@ -24,7 +24,15 @@ const keyRetryAfter = "Retry-After"
 // fields and malformed parts of fields, and does not allocate except to
 // parse an HTTP-date or to unescape a policy name holding backslashes.
 func Parse(h http.Header, status int, now time.Time) Signal {
-	var s Signal
+	s, _ := ParseRetry(h, status, now)
+	return s
+}
+
+// ParseRetry is Parse, also reporting whether the Signal's Until is a
+// usable Retry-After's: the wait a client that retries the request must
+// honour, which a remaining count of 0 does not direct. A caller that both
+// applies the Signal to its host and retries reads the response once.
+func ParseRetry(h http.Header, status int, now time.Time) (s Signal, hasRetryAfter bool) {
 	parseIETF(h, now, &s)
 	parseLegacy(h, now, &s)
 	until, hasRetryAfter := RetryAfter(h, status, now)
@@ -35,7 +43,7 @@ func Parse(h http.Header, status int, now time.Time) Signal {
 		s.Until = s.ResetAt
 	}
 	s.Throttled = throttled(status, hasRetryAfter, &s)
-	return s
+	return s, hasRetryAfter
 }
 
 // throttled reports whether a response refused its request because of a
