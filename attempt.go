@@ -17,7 +17,9 @@ import (
 
 // hold is everything one attempt has taken. It is released exactly once:
 // when the response body reaches EOF, is closed or fails, or when the
-// attempt fails before it got a response.
+// attempt fails before it got a response. Only the methods in this file
+// write its fields: the Transport's steps record what they took through
+// them (enterHost, setPermit, addGrant...).
 type hold struct {
 	t *Transport
 	// host is the host's feedback state while the attempt is between
@@ -57,6 +59,31 @@ type hold struct {
 	// new connections were awaiting their responses (busy).
 	sawConn, newConn, plain, busy bool
 	opened                        uint64
+}
+
+// newHold returns an attempt of t that holds nothing yet.
+func (t *Transport) newHold() *hold { return &hold{t: t} }
+
+// enterHost records the attempt's host, in use by it until release.
+func (h *hold) enterHost(st *host) { h.host = st }
+
+// setProbe records whether the attempt is its host's first contact.
+func (h *hold) setProbe(probe bool) { h.probe = probe }
+
+// setAdmitted records whether the host counts the attempt in flight.
+func (h *hold) setAdmitted(admitted bool) { h.admitted = admitted }
+
+// setHostPermit and setPermit record the host's and the session's slot
+// (the zero Permit when none was taken: releasing it does nothing).
+func (h *hold) setHostPermit(p semaphore.Permit) { h.hostPermit = p }
+func (h *hold) setPermit(p semaphore.Permit)     { h.permit = p }
+
+// withTimeout returns ctx bounded by WithTimeout: the attempt's context,
+// ended by release at the latest.
+func (h *hold) withTimeout(ctx context.Context) context.Context {
+	h.parentCtx = ctx
+	h.attemptCtx, h.cancel = context.WithTimeout(ctx, h.t.timeout)
+	return h.attemptCtx
 }
 
 // send counts the attempt as sent and in flight: it is being handed to

@@ -183,7 +183,7 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 	}
 	defer t.queue.leave()
 	for {
-		h := &hold{t: t}
+		h := t.newHold()
 		if err := t.acquireHost(w, host, h); err != nil {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
@@ -211,7 +211,7 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 // waiting, and returns nil, having given back what it took, if it cannot.
 // ctx only names the caller's consumer and priority.
 func (t *Transport) tryAcquire(ctx context.Context, host string) *hold {
-	h := &hold{t: t}
+	h := t.newHold()
 	if t.tryHost(ctx, host, h) && t.trySession(ctx, h) && !t.isClosed() && t.spend(h) {
 		return h
 	}
@@ -225,7 +225,7 @@ func (t *Transport) spend(h *hold) bool {
 	if h.host != nil && !t.hosts.spend(h.host) {
 		return false
 	}
-	h.admitted = h.host != nil && t.hosts.feedback
+	h.setAdmitted(h.host != nil && t.hosts.feedback)
 	return true
 }
 
@@ -235,14 +235,16 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 	if t.hosts == nil {
 		return true
 	}
-	h.host = t.hosts.enter(key)
-	var learned []*ratelimit.Window
-	if learned, h.probe, ok = t.hosts.tryAdmit(h.host); !ok {
+	h.enterHost(t.hosts.enter(key))
+	learned, probe, ok := t.hosts.tryAdmit(h.host)
+	h.setProbe(probe)
+	if !ok {
 		return false
 	}
 	live := h.host.live
 	if live.slots != nil {
-		if h.hostPermit, ok = live.slots.TryAcquire(ctx, 1); !ok {
+		p, ok := live.slots.TryAcquire(ctx, 1)
+		if h.setHostPermit(p); !ok {
 			return false
 		}
 	}
@@ -262,7 +264,8 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 // method counts as one the caller must wait for.
 func (t *Transport) trySession(ctx context.Context, h *hold) (ok bool) {
 	if t.slots != nil {
-		if h.permit, ok = t.slots.TryAcquire(ctx, 1); !ok {
+		p, ok := t.slots.TryAcquire(ctx, 1)
+		if h.setPermit(p); !ok {
 			return false
 		}
 	}
@@ -315,9 +318,9 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 	if t.hosts == nil {
 		return nil
 	}
-	h.host = t.hosts.enter(key)
-	var learned []*ratelimit.Window
-	if learned, h.probe, err = t.hosts.admit(w.ctx, key, h.host); err != nil {
+	h.enterHost(t.hosts.enter(key))
+	learned, probe, err := t.hosts.admit(w.ctx, key, h.host)
+	if h.setProbe(probe); err != nil {
 		return err
 	}
 	live := h.host.live
@@ -326,7 +329,8 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 	}
 	ctx := w.bounded()
 	if live.slots != nil {
-		if h.hostPermit, err = live.slots.Acquire(ctx, 1); err != nil {
+		p, err := live.slots.Acquire(ctx, 1)
+		if h.setHostPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", key, err)
 		}
 	}
@@ -357,7 +361,8 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 	}
 	ctx := w.bounded()
 	if t.slots != nil {
-		if h.permit, err = t.slots.Acquire(ctx, 1); err != nil {
+		p, err := t.slots.Acquire(ctx, 1)
+		if h.setPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a session concurrency slot: %w", err)
 		}
 	}
@@ -407,9 +412,7 @@ func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request
 		ctx = httptrace.WithClientTrace(ctx, h.clientTrace())
 	}
 	if t.timeout > 0 {
-		h.parentCtx = ctx
-		ctx, h.cancel = context.WithTimeout(ctx, t.timeout)
-		h.attemptCtx = ctx
+		ctx = h.withTimeout(ctx)
 	}
 	out := req.WithContext(ctx)
 	if hasBody {
