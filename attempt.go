@@ -22,9 +22,6 @@ import (
 // them (enterHost, setPermit, addGrant...).
 type hold struct {
 	t *Transport
-	// host is the host's feedback state while the attempt is between
-	// admission and its response headers; probe says it is the host's
-	// first contact.
 	// host is the attempt's host, in use by it until release; nil when
 	// nothing is per host. probe says the attempt is the host's first
 	// contact; observed, that its response (or lack of one) was observed.
@@ -35,8 +32,10 @@ type hold struct {
 	hostPermit semaphore.Permit
 	permit     semaphore.Permit
 	// grants are the window grants (the host's, the learned policies',
-	// the session's), pending until the request is written.
+	// the session's), pending until the request is written. Those taken
+	// without waiting live in held, part of the hold: no allocation each.
 	grants  [maxGrants]*ratelimit.Grant
+	held    [maxGrants]ratelimit.Grant
 	ngrants int
 	// attemptCtx and cancel are the attempt's WithTimeout context, derived
 	// from the caller's parentCtx; nil without a timeout.
@@ -46,6 +45,7 @@ type hold struct {
 	sent       bool
 	released   atomic.Bool
 	body       responseBody   // the response body wrapper, when there is one
+	reqBody    requestBody    // the request body wrapper, when there is one
 	ans        answer         // what the response says (see answer)
 	actx       attemptContext // the context naming the attempt (see named)
 
@@ -187,9 +187,11 @@ const maxGrants = 3 + feedback.MaxPolicies
 
 func (h *hold) addGrant(g *ratelimit.Grant) { h.grants[h.ngrants] = g; h.ngrants++ }
 
-// tryReserve adds the grant try gives, reporting whether it gave one.
-func (h *hold) tryReserve(try func(n int) (*ratelimit.Grant, bool)) bool {
-	g, ok := try(1)
+// tryReserve adds the grant try gives, held in the hold, reporting
+// whether it gave one.
+func (h *hold) tryReserve(try func(g *ratelimit.Grant, n int) bool) bool {
+	g := &h.held[h.ngrants]
+	ok := try(g, 1)
 	if ok {
 		h.addGrant(g)
 	}
@@ -325,10 +327,13 @@ func (h *hold) attemptError(err error) error {
 // attempt's context. When ctx ends, body is closed: net/http waits for
 // its write of the body before it returns, and closing the body is the
 // only way to end a Read that blocks (a stalled pipe, say).
-func (t *Transport) wrapRequestBody(ctx context.Context, body io.ReadCloser) io.ReadCloser {
-	rb := &requestBody{rc: body, r: body, sent: &t.stats.bytesSent, ctx: ctx}
+// The wrapper is part of the hold: no allocation of its own.
+func (h *hold) wrapRequestBody(ctx context.Context, body io.ReadCloser) io.ReadCloser {
+	t, rb := h.t, &h.reqBody
+	rb.rc, rb.r, rb.sent, rb.ctx = body, body, &t.stats.bytesSent, ctx
 	if t.upload != nil {
-		rb.r = ratelimit.NewReader(ctx, body, t.upload)
+		rb.lim = *ratelimit.NewReader(ctx, body, t.upload...)
+		rb.r = &rb.lim
 	}
 	if ctx.Done() != nil {
 		rb.stop = context.AfterFunc(ctx, rb.end)
@@ -342,6 +347,7 @@ func (t *Transport) wrapRequestBody(ctx context.Context, body io.ReadCloser) io.
 type requestBody struct {
 	rc     io.ReadCloser
 	r      io.Reader
+	lim    ratelimit.Reader // r, with an upload limit
 	sent   *atomic.Int64
 	ctx    context.Context
 	stop   func() bool // stops end; nil when ctx never ends
@@ -399,7 +405,8 @@ func (t *Transport) wrapResponse(resp *http.Response, h *hold) {
 		if resp.Request != nil {
 			ctx = resp.Request.Context() // the attempt's, with its timeout
 		}
-		rb.r = ratelimit.NewReader(ctx, resp.Body, t.download)
+		rb.lim = *ratelimit.NewReader(ctx, resp.Body, t.download...)
+		rb.r = &rb.lim
 	}
 	resp.Body = rb
 }
@@ -408,9 +415,10 @@ func (t *Transport) wrapResponse(resp *http.Response, h *hold) {
 // cancelTimerBody, it ends the attempt when the body ends: whatever the
 // attempt held is released exactly once.
 type responseBody struct {
-	rc io.ReadCloser
-	r  io.Reader
-	h  *hold
+	rc  io.ReadCloser
+	r   io.Reader
+	h   *hold
+	lim ratelimit.Reader // r, with a download limit: part of the hold
 }
 
 func (b *responseBody) Read(p []byte) (int, error) {

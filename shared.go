@@ -25,6 +25,17 @@ func (t *Transport) newSessionRate(c *config) (err error) {
 	return nil
 }
 
+// newBodyLimit is newByteBucket's bucket as the one limiter of a body's
+// ratelimit.Reader: a slice made once, so that wrapping a body allocates
+// none per attempt; nil if bytesPerSecond is 0.
+func newBodyLimit(option string, bytesPerSecond int64, clk ratelimit.Clock) ([]ratelimit.Limiter, error) {
+	b, err := newByteBucket(option, bytesPerSecond, clk)
+	if b == nil {
+		return nil, err
+	}
+	return []ratelimit.Limiter{b}, nil
+}
+
 // newByteBucket returns the token bucket of a byte limit of
 // bytesPerSecond, nil when the rate is 0. A nil clk means the wall clock.
 //

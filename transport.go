@@ -38,8 +38,8 @@ type Transport struct {
 	rate     *ratelimit.Window    // session-wide rate; nil if none
 	pace     *ratelimit.Bucket    // pacing on top of rate; nil if none
 	extra    []ratelimit.Limiter
-	upload   *ratelimit.Bucket // all request bodies; nil if none
-	download *ratelimit.Bucket // all response bodies; nil if none
+	upload   []ratelimit.Limiter // the byte bucket of all request bodies; nil if none
+	download []ratelimit.Limiter // the byte bucket of all response bodies; nil if none
 	timeout  time.Duration
 	guard    windowGuard // how the windows count an attempt (see hold.clientTrace)
 
@@ -103,10 +103,10 @@ func newTransport(c *config) (*Transport, error) {
 	if err = t.newSessionRate(c); err != nil {
 		return nil, err
 	}
-	if t.upload, err = newByteBucket("WithUploadLimit", c.upload, c.clock); err != nil {
+	if t.upload, err = newBodyLimit("WithUploadLimit", c.upload, c.clock); err != nil {
 		return nil, err
 	}
-	if t.download, err = newByteBucket("WithDownloadLimit", c.download, c.clock); err != nil {
+	if t.download, err = newBodyLimit("WithDownloadLimit", c.download, c.clock); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -248,11 +248,11 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 			return false
 		}
 	}
-	if live.rate != nil && !h.tryReserve(live.rate.TryReserve) {
+	if live.rate != nil && !h.tryReserve(live.rate.TryReserveInto) {
 		return false
 	}
 	for _, w := range learned {
-		if !h.tryReserve(w.TryReserve) {
+		if !h.tryReserve(w.TryReserveInto) {
 			return false
 		}
 	}
@@ -269,10 +269,10 @@ func (t *Transport) trySession(ctx context.Context, h *hold) (ok bool) {
 			return false
 		}
 	}
-	if t.rate != nil && !h.tryReserve(t.rate.TryReserve) {
+	if t.rate != nil && !h.tryReserve(t.rate.TryReserveInto) {
 		return false
 	}
-	if t.pace != nil && !h.tryReserve(t.pace.TryReserve) {
+	if t.pace != nil && !h.tryReserve(t.pace.TryReserveInto) {
 		return false
 	}
 	for _, l := range t.extra {
@@ -416,7 +416,7 @@ func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request
 	}
 	out := req.WithContext(ctx)
 	if hasBody {
-		out.Body = t.wrapRequestBody(ctx, req.Body)
+		out.Body = h.wrapRequestBody(ctx, req.Body)
 	}
 	return out
 }

@@ -7,21 +7,23 @@ import "time"
 // and rebuild the Window from it when its host is used again, and to take
 // pending units without waiting.
 
-// TryReserve is Reserve without waiting: it holds n units pending if they
-// fit now and nobody waits, and reports whether it did. Like TryAcquire it
-// never overtakes a queued caller and fails for any n Acquire would
-// reject. The caller must Commit or Cancel the Grant.
-func (w *Window) TryReserve(n int) (*Grant, bool) {
+// TryReserveInto is Reserve without waiting: it holds n units pending in
+// g if they fit now and nobody waits, and reports whether it did. g must
+// be a zero Grant that the caller owns (part of a larger struct, say), so
+// that taking the units allocates nothing; on success the caller must
+// Commit or Cancel it, and must not copy it. Like TryAcquire it never
+// overtakes a queued caller and fails for any n Acquire would reject.
+func (w *Window) TryReserveInto(g *Grant, n int) bool {
 	if n <= 0 || n > w.n {
-		return nil, false
+		return false
 	}
 	w.q.mu.Lock()
 	ok := w.q.waiters.Len() == 0 && w.tryTake(n, true)
 	w.q.mu.Unlock()
-	if !ok {
-		return nil, false
+	if ok {
+		g.n, g.owner = n, w
 	}
-	return newGrant(w, n), true
+	return ok
 }
 
 // History calls f with each stamp that still counts at now, oldest first:
