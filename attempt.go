@@ -79,11 +79,33 @@ func (h *hold) setHostPermit(p semaphore.Permit) { h.hostPermit = p }
 func (h *hold) setPermit(p semaphore.Permit)     { h.permit = p }
 
 // withTimeout returns ctx bounded by WithTimeout: the attempt's context,
-// ended by release at the latest.
+// ended by release at the latest. The timeout runs on the Transport's
+// clock: a clock with an AfterFunc method (clock.Fake has one) ends the
+// context through it, with cause context.DeadlineExceeded, so that a test
+// expires an attempt by advancing its clock; any other clock, the wall
+// clock included, gets a real context.WithTimeout, which costs no timer
+// goroutine and sets the context's Deadline.
 func (h *hold) withTimeout(ctx context.Context) context.Context {
 	h.parentCtx = ctx
-	h.attemptCtx, h.cancel = context.WithTimeout(ctx, h.t.timeout)
-	return h.attemptCtx
+	af, ok := h.t.clock.(afterFuncClock)
+	if !ok {
+		h.attemptCtx, h.cancel = context.WithTimeout(ctx, h.t.timeout)
+		return h.attemptCtx
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	stop := af.AfterFunc(h.t.timeout, func() { cancel(context.DeadlineExceeded) })
+	h.attemptCtx = actx
+	h.cancel = func() {
+		stop()
+		cancel(context.Canceled)
+	}
+	return actx
+}
+
+// afterFuncClock is a clock that can call a function once a duration has
+// passed on it, as time.AfterFunc does on the wall clock.
+type afterFuncClock interface {
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
 // send counts the attempt as sent and in flight: it is being handed to

@@ -2,6 +2,8 @@ package throttle
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -254,3 +256,63 @@ func TestWindowGuardInvalid(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidOption)
 	require.ErrorContains(t, err, "WithWindowGuard(-1ms)")
 }
+
+// Issue 8: WithTimeout runs on the session's clock. Advancing a fake clock
+// past it expires an attempt waiting for its response headers, and one
+// whose response body is being read, with an error wrapping
+// ErrAttemptTimeout; short of it, the attempt goes on. The timeout is an
+// hour, so only the fake clock can end these attempts within the test's
+// real-time guard.
+func TestTimeoutRunsOnTheSessionClock(t *testing.T) {
+	fake := clock.NewFake(t0)
+	entered := make(chan *http.Request, 1)
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		entered <- req
+		if req.URL.Path == "/headers" {
+			<-req.Context().Done()
+			return nil, context.Cause(req.Context())
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: ctxBody{req.Context()}, Request: req}, nil
+	})
+	s := newTestSession(t, WithClock(fake), WithTransport(base), WithTimeout(time.Hour))
+	within := func(errs <-chan error) error {
+		select {
+		case err := <-errs:
+			return err
+		case <-time.After(10 * time.Second):
+			return errors.New("the attempt did not end when the session's clock passed its timeout")
+		}
+	}
+
+	errs := make(chan error, 1)
+	go func() {
+		_, err := s.Get(context.Background(), "http://a.example/headers")
+		errs <- err
+	}()
+	req := <-entered
+	fake.Advance(time.Hour - 1)
+	require.NoError(t, req.Context().Err(), "the timeout has not passed on the session's clock")
+	fake.Advance(1)
+	require.ErrorIs(t, within(errs), ErrAttemptTimeout)
+
+	resp, err := s.Get(context.Background(), "http://a.example/body")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	<-entered
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		errs <- err
+	}()
+	fake.Advance(time.Hour)
+	require.ErrorIs(t, within(errs), ErrAttemptTimeout)
+}
+
+// ctxBody is a response body whose Read blocks until ctx ends.
+type ctxBody struct{ ctx context.Context }
+
+func (b ctxBody) Read([]byte) (int, error) {
+	<-b.ctx.Done()
+	return 0, context.Cause(b.ctx)
+}
+
+func (ctxBody) Close() error { return nil }

@@ -291,6 +291,12 @@ func WithDownloadLimit(bytesPerSecond int64) Option {
 // count; the caller's context bounds everything. Without it, attempts have
 // no timeout of their own.
 //
+// The timeout runs on the session's clock (WithClock): on the wall clock
+// it is a context deadline; a clock with an
+// AfterFunc(d time.Duration, f func()) (stop func() bool) method, such as
+// a test's fake clock, ends the attempt through it (the attempt's context
+// then has no Deadline, and its cause is context.DeadlineExceeded).
+//
 // An attempt that times out while its request body is still being sent
 // has its body closed, so that a Read blocked in it returns and the call
 // ends with an error wrapping ErrAttemptTimeout; the same holds when the
