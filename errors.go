@@ -67,7 +67,8 @@ func invalidOption(option string, value any, problem string) error {
 //
 // It reaches the caller inside the *url.Error that http.Client returns,
 // which already names the method and the URL, so Error does not repeat
-// them.
+// them. It is plain data; a zero RetryError is valid and says only that no
+// attempt was made.
 type RetryError struct {
 	Method string
 	// URL is the request's URL with its password and credential query
@@ -100,7 +101,8 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // NotReplayableError reports that an attempt failed in a way the retry
 // policy would have retried, but the request body was a one-shot stream
 // that had already been consumed. It wraps ErrNotReplayable and the
-// attempt's own error.
+// attempt's own error. It is plain data; its zero value is valid (no
+// status, no error of the attempt's own).
 type NotReplayableError struct {
 	// StatusCode is the status of the response that called for a retry, or
 	// 0 if the attempt failed without one.

@@ -19,8 +19,13 @@ import (
 //
 // Add every part before the form is first read; Read and Close are safe
 // for concurrent use. Wrap a Multipart in a Payload to cap its rate.
+//
+// The zero value is an empty form ready to use, as NewMultipart's is: its
+// random boundary is chosen on first use. ContentType names it, for the
+// request's Content-Type header.
 type Multipart struct {
 	boundary string
+	once     sync.Once // chooses boundary
 	parts    []formPart
 
 	mu  sync.Mutex
@@ -32,18 +37,21 @@ type formPart struct {
 	src    source
 }
 
-// NewMultipart returns an empty form with a random boundary.
-func NewMultipart() *Multipart {
-	return &Multipart{boundary: multipart.NewWriter(io.Discard).Boundary()}
-}
+// NewMultipart returns an empty form with a random boundary. It is the
+// same as new(Multipart).
+func NewMultipart() *Multipart { return new(Multipart) }
 
 // ContentType returns the form's Content-Type, with its boundary.
 func (m *Multipart) ContentType() string {
-	return "multipart/form-data; boundary=" + m.boundary
+	return "multipart/form-data; boundary=" + m.bound()
 }
 
-// Boundary returns the form's boundary.
-func (m *Multipart) Boundary() string { return m.boundary }
+// bound returns the form's boundary, chosen at random on first use (as
+// mime/multipart chooses its Writer's).
+func (m *Multipart) bound() string {
+	m.once.Do(func() { m.boundary = multipart.NewWriter(io.Discard).Boundary() })
+	return m.boundary
+}
 
 // AddField adds a form field.
 func (m *Multipart) AddField(name, value string) {
@@ -82,14 +90,14 @@ func fileHeader(field, filename string) string {
 // add frames the part exactly as mime/multipart.Writer does, so any
 // multipart reader parses it.
 func (m *Multipart) add(headers string, src source) {
-	delim := "\r\n--" + m.boundary + "\r\n"
+	delim := "\r\n--" + m.bound() + "\r\n"
 	if len(m.parts) == 0 {
 		delim = delim[2:]
 	}
 	m.parts = append(m.parts, formPart{header: delim + headers + "\r\n", src: src})
 }
 
-func (m *Multipart) trailer() string { return "\r\n--" + m.boundary + "--\r\n" }
+func (m *Multipart) trailer() string { return "\r\n--" + m.bound() + "--\r\n" }
 
 // quoteEscaper is mime/multipart's: \ and " are backslash-escaped, CR and
 // LF percent-encoded, so a name cannot end the header line and inject

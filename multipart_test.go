@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -93,7 +94,7 @@ func TestMultipartPostParsedByServer(t *testing.T) {
 	form.AddFile("blob", "blob.bin", bytes.NewReader(fromBytes))
 	require.NoError(t, form.AddFileFromPath("report", path))
 	form.AddFile("note", "note.txt", strings.NewReader(fromString))
-	assert.Equal(t, "multipart/form-data; boundary="+form.Boundary(), form.ContentType())
+	assert.Equal(t, "multipart/form-data; boundary="+formBoundary(t, form), form.ContentType())
 	size := form.Size()
 	require.Positive(t, size)
 
@@ -136,7 +137,7 @@ func TestMultipartMatchesMimeWriter(t *testing.T) {
 
 	var want bytes.Buffer
 	w := multipart.NewWriter(&want)
-	require.NoError(t, w.SetBoundary(form.Boundary()))
+	require.NoError(t, w.SetBoundary(formBoundary(t, form)))
 	require.NoError(t, w.WriteField("greeting", "hello"))
 	require.NoError(t, w.WriteField(oddName, "value"))
 	for _, p := range []struct {
@@ -165,7 +166,7 @@ func TestMultipartMatchesMimeWriter(t *testing.T) {
 	empty := throttle.NewMultipart()
 	want.Reset()
 	w = multipart.NewWriter(&want)
-	require.NoError(t, w.SetBoundary(empty.Boundary()))
+	require.NoError(t, w.SetBoundary(formBoundary(t, empty)))
 	require.NoError(t, w.Close())
 	got, err = io.ReadAll(empty)
 	require.NoError(t, err)
@@ -277,4 +278,41 @@ func rbodyDiff(want, got []byte) string {
 	from := max(i-40, 0)
 	return fmt.Sprintf("at byte %d (lengths %d and %d): want %q, got %q",
 		i, len(want), len(got), want[from:min(i+40, len(want))], got[from:min(i+40, len(got))])
+}
+
+// formBoundary is the boundary m's ContentType names: what a caller that
+// builds the encoding itself reads (Multipart.Boundary is gone).
+func formBoundary(t *testing.T, m *throttle.Multipart) string {
+	t.Helper()
+	typ, params, err := mime.ParseMediaType(m.ContentType())
+	require.NoError(t, err)
+	require.Equal(t, "multipart/form-data", typ)
+	require.NotEmpty(t, params["boundary"])
+	return params["boundary"]
+}
+
+// Issue 8: a zero Multipart is a form ready to use, with a random
+// boundary chosen on first use, which its ContentType names; it encodes as
+// mime/multipart does.
+func TestZeroMultipart(t *testing.T) {
+	var form throttle.Multipart
+	form.AddField("a", "1")
+	form.AddFile("f", "f.txt", strings.NewReader("text"))
+
+	var want bytes.Buffer
+	w := multipart.NewWriter(&want)
+	require.NoError(t, w.SetBoundary(formBoundary(t, &form)))
+	require.NoError(t, w.WriteField("a", "1"))
+	fw, err := w.CreateFormFile("f", "f.txt")
+	require.NoError(t, err)
+	_, err = fw.Write([]byte("text"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	got, err := io.ReadAll(&form)
+	require.NoError(t, err)
+	assert.Equal(t, want.String(), string(got))
+	assert.EqualValues(t, want.Len(), form.Size())
+	require.NoError(t, form.Close())
+	assert.NotEqual(t, formBoundary(t, &form), formBoundary(t, throttle.NewMultipart()), "each form has its own boundary")
 }

@@ -21,7 +21,8 @@ import (
 // arguments, and NewSession and NewTransport report every bad option at
 // once (joined with errors.Join, each wrapping ErrInvalidOption).
 //
-// An option that is left out means no limit of that kind.
+// An option that is left out means no limit of that kind. The zero value,
+// a nil Option, is reported as an error wrapping ErrInvalidOption.
 type Option interface {
 	apply(*config) error
 }

@@ -20,7 +20,8 @@ import (
 // any other stream is sent once and never retried.
 //
 // Read and Close are safe for concurrent use, but a Payload is one body:
-// use it for one request at a time.
+// use it for one request at a time. A Payload must be made with
+// NewPayload: the zero value is not usable.
 type Payload struct {
 	src     source
 	limiter *ratelimit.Bucket

@@ -165,7 +165,7 @@ func TestPayloadReplayOnRetry(t *testing.T) {
 
 			var want bytes.Buffer
 			w := multipart.NewWriter(&want)
-			require.NoError(t, w.SetBoundary(form.Boundary()))
+			require.NoError(t, w.SetBoundary(formBoundary(t, form)))
 			require.NoError(t, w.WriteField("kind", "upload"))
 			fw, err := w.CreateFormFile("file", "upload.bin")
 			require.NoError(t, err)

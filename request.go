@@ -10,7 +10,8 @@ import (
 // WithRequestHeader. Like Option, it is a closed set made by this
 // package's functions. A verb given a bad RequestOption (or a nil one)
 // sends nothing: it closes the body and returns an error wrapping
-// ErrInvalidOption that names the option and the caller's value.
+// ErrInvalidOption that names the option and the caller's value. The zero
+// value, a nil RequestOption, is such a bad option.
 type RequestOption interface {
 	applyRequest(req *http.Request) error
 }

@@ -29,6 +29,9 @@ import (
 // once with an error wrapping context.DeadlineExceeded instead of sleeping
 // into it. Any other wait is the backoff the client chooses itself, which
 // Backoff computes and MaxWait bounds.
+//
+// It is plain data. Its zero value is not a valid policy (WithRetry
+// requires MaxRetries > 0), but every other zero field means a default.
 type RetryPolicy struct {
 	// MaxRetries is how many retries follow the first attempt; it must be
 	// positive.

@@ -16,6 +16,7 @@ import (
 //
 // A Session is safe for concurrent use; make one and share it, since its
 // limits hold only among the requests that share it. Close it when done.
+// A Session must be made with NewSession: the zero value is not usable.
 type Session struct {
 	transport *Transport
 	retry     *retryLayer // nil without WithRetry
@@ -24,7 +25,8 @@ type Session struct {
 	closed    atomic.Bool
 }
 
-// Stats is a snapshot of a Session's or a Transport's counters.
+// Stats is a snapshot of a Session's or a Transport's counters: plain
+// data, whose zero value is the snapshot of one that has done nothing.
 type Stats struct {
 	Requests      int64 // attempts sent (retries and redirect hops included)
 	Retries       int64 // retries made

@@ -28,7 +28,8 @@ import (
 // this one order, so nothing deadlocks.
 //
 // A Transport is safe for concurrent use, and should be reused: its limits
-// hold only among the requests that share it.
+// hold only among the requests that share it. A Transport must be made
+// with NewTransport: the zero value is not usable.
 type Transport struct {
 	base  http.RoundTripper
 	clock ratelimit.Clock
