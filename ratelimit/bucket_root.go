@@ -8,14 +8,5 @@ package ratelimit
 // several limits in turn can give back what it took when a later one would
 // make it wait. It fails for any n Acquire would reject.
 func (b *Bucket) TryReserveInto(g *Grant, n int) bool {
-	if n <= 0 || n > b.burst {
-		return false
-	}
-	b.q.mu.Lock()
-	ok := b.q.waiters.Len() == 0 && b.tryTake(n, true)
-	b.q.mu.Unlock()
-	if ok {
-		g.n, g.owner = n, b
-	}
-	return ok
+	return n > 0 && n <= b.burst && tryReserveInto(&b.q, b, b, g, n)
 }

@@ -14,14 +14,18 @@ import "time"
 // Commit or Cancel it, and must not copy it. Like TryAcquire it never
 // overtakes a queued caller and fails for any n Acquire would reject.
 func (w *Window) TryReserveInto(g *Grant, n int) bool {
-	if n <= 0 || n > w.n {
-		return false
-	}
-	w.q.mu.Lock()
-	ok := w.q.waiters.Len() == 0 && w.tryTake(n, true)
-	w.q.mu.Unlock()
+	return n > 0 && n <= w.n && tryReserveInto(&w.q, w, w, g, n)
+}
+
+// tryReserveInto is the TryReserveInto of a Window and of a Bucket: it
+// takes n units of e as pending, under q's lock, if nobody waits, and
+// holds them in g, owned by o.
+func tryReserveInto(q *fifo, e engine, o grantOwner, g *Grant, n int) bool {
+	q.mu.Lock()
+	ok := q.waiters.Len() == 0 && e.tryTake(n, true)
+	q.mu.Unlock()
 	if ok {
-		g.n, g.owner = n, w
+		g.n, g.owner = n, o
 	}
 	return ok
 }
