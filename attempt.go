@@ -23,31 +23,28 @@ import (
 type hold struct {
 	t *Transport
 	// host is the attempt's host, in use by it until release; nil when
-	// nothing is per host. probe says the attempt is the host's first
-	// contact; observed, that its response (or lack of one) was observed.
+	// nothing is per host. Of the flags below, probe says the attempt is
+	// the host's first contact; observed, that its response (or lack of
+	// one) was observed.
 	host       *host
-	admitted   bool // counted in flight by its host (see hostTable.spend)
-	probe      bool
-	observed   bool
 	hostPermit semaphore.Permit
 	permit     semaphore.Permit
 	// grants are the window grants (the host's, the learned policies',
-	// the session's), pending until the request is written. Those taken
-	// without waiting live in held, part of the hold: no allocation each.
-	grants  [maxGrants]*ratelimit.Grant
-	held    [maxGrants]ratelimit.Grant
-	ngrants int
+	// the session's), pending until the request is written. The first
+	// ones taken without waiting live in held, part of the hold: no
+	// allocation each.
+	grants [maxGrants]*ratelimit.Grant
+	held   [heldGrants]ratelimit.Grant
 	// attemptCtx and cancel are the attempt's WithTimeout context, derived
 	// from the caller's parentCtx; nil without a timeout.
 	parentCtx  context.Context
 	attemptCtx context.Context
 	cancel     context.CancelFunc
-	sent       bool
-	released   atomic.Bool
 	body       responseBody   // the response body wrapper, when there is one
-	reqBody    requestBody    // the request body wrapper, when there is one
-	ans        answer         // what the response says (see answer)
 	actx       attemptContext // the context naming the attempt (see named)
+	// until is what a usable Retry-After of the response names, if
+	// retryAfter (see answer).
+	until time.Time
 
 	// trace stamps the grants (see clientTrace); it is part of the hold,
 	// one allocation less per attempt.
@@ -56,9 +53,19 @@ type hold struct {
 	// caller's goroutine): whether the attempt opened its connection
 	// (newConn), without TLS (plain); and, for the host's count of opened
 	// connections, its value then (opened) and whether other attempts'
-	// new connections were awaiting their responses (busy).
-	sawConn, newConn, plain, busy bool
-	opened                        uint64
+	// new connections were awaiting their responses (busy); the flags are
+	// below.
+	opened uint64
+
+	// The flags, together so that they pack. admitted: counted in flight
+	// by its host (see hostTable.spend). For answer: parsed, the response
+	// was parsed; retryAfter and throttled, what it said. For
+	// roundTripped: sawConn, newConn, plain and busy (see gotConn).
+	admitted, probe, observed, sent bool
+	parsed, retryAfter, throttled   bool
+	sawConn, newConn, plain, busy   bool
+	ngrants                         uint8 // in grants (at most maxGrants)
+	released                        atomic.Bool
 }
 
 // newHold returns an attempt of t that holds nothing yet.
@@ -209,10 +216,19 @@ const maxGrants = 3 + feedback.MaxPolicies
 
 func (h *hold) addGrant(g *ratelimit.Grant) { h.grants[h.ngrants] = g; h.ngrants++ }
 
-// tryReserve adds the grant try gives, held in the hold, reporting
-// whether it gave one.
+// heldGrants is how many grants the hold itself has room for: enough for
+// the host's window, the session's window and its pacing. An attempt that
+// takes more (its server stated policies) allocates the rest.
+const heldGrants = 3
+
+// tryReserve adds the grant try gives, reporting whether it gave one.
 func (h *hold) tryReserve(try func(g *ratelimit.Grant, n int) bool) bool {
-	g := &h.held[h.ngrants]
+	var g *ratelimit.Grant
+	if h.ngrants < heldGrants {
+		g = &h.held[h.ngrants]
+	} else {
+		g = new(ratelimit.Grant)
+	}
 	ok := try(g, 1)
 	if ok {
 		h.addGrant(g)
@@ -233,43 +249,48 @@ func (h *hold) endHost(resp *http.Response) {
 		hosts.observe(h.host, nil, time.Time{}, h.probe, h.admitted)
 		return
 	}
-	a := h.answer(resp)
-	hosts.observe(h.host, &a.sig, a.at, h.probe, h.admitted)
-	if a.sig.Throttled {
+	sig, at := h.parse(resp)
+	hosts.observe(h.host, &sig, at, h.probe, h.admitted)
+	if sig.Throttled {
 		h.t.stats.throttled.Add(1)
 	}
 }
 
-// answer is what an attempt's response says, parsed once, on the
-// Transport's clock, by its first reader: the host table (endHost), or the
-// retry layer when nothing per host reads responses.
-type answer struct {
-	sig        feedback.Signal
-	retryAfter bool      // sig.Until is a usable Retry-After's
-	at         time.Time // when it was parsed
-	parsed     bool
+// parse parses resp, the attempt's response, on the Transport's clock,
+// once: its first reader is the host table (endHost), or the retry layer
+// when nothing per host reads responses. The hold keeps only the few words
+// the retry layer needs of it (see answer).
+func (h *hold) parse(resp *http.Response) (sig feedback.Signal, at time.Time) {
+	at = h.t.clock.Now()
+	sig, h.retryAfter = feedback.ParseRetry(resp.Header, resp.StatusCode, at)
+	h.until, h.throttled, h.parsed = sig.Until, sig.Throttled, true
+	return sig, at
 }
 
-// answer returns the parse of resp, the attempt's response, parsing it on
-// first use. The attempt's readers take turns (RoundTrip, then the retry
-// layer on the same goroutine), so it needs no lock.
-func (h *hold) answer(resp *http.Response) *answer {
-	if a := &h.ans; !a.parsed {
-		a.at = h.t.clock.Now()
-		a.sig, a.retryAfter = feedback.ParseRetry(resp.Header, resp.StatusCode, a.at)
-		a.parsed = true
+// answer parses resp, the attempt's response, if nothing did yet. The
+// attempt's readers take turns (RoundTrip, then the retry layer on the
+// same goroutine), so it needs no lock.
+func (h *hold) answer(resp *http.Response) {
+	if !h.parsed {
+		h.parse(resp)
 	}
-	return &h.ans
+}
+
+// rateLimited reports whether the attempt's response said its request was
+// refused by a rate limit (feedback.Signal.Throttled).
+func (h *hold) rateLimited(resp *http.Response) bool {
+	h.answer(resp)
+	return h.throttled
 }
 
 // serverWait is the wait the attempt's response directs with Retry-After,
 // from now on the Transport's clock, and whether it directs one.
 func (h *hold) serverWait(resp *http.Response) (time.Duration, bool) {
-	a := h.answer(resp)
-	if !a.retryAfter {
+	h.answer(resp)
+	if !h.retryAfter {
 		return 0, false
 	}
-	return max(a.sig.Until.Sub(h.t.clock.Now()), 0), true
+	return max(h.until.Sub(h.t.clock.Now()), 0), true
 }
 
 // attemptKey finds an attempt's hold in the context of the request it
@@ -349,10 +370,12 @@ func (h *hold) attemptError(err error) error {
 // attempt's context. When ctx ends, body is closed: net/http waits for
 // its write of the body before it returns, and closing the body is the
 // only way to end a Read that blocks (a stalled pipe, say).
-// The wrapper is part of the hold: no allocation of its own.
+// The wrapper holds its rate-limited reader: one allocation for both. (It
+// is not part of the hold, so that requests without a body do not carry
+// it.)
 func (h *hold) wrapRequestBody(ctx context.Context, body io.ReadCloser) io.ReadCloser {
-	t, rb := h.t, &h.reqBody
-	rb.rc, rb.r, rb.sent, rb.ctx = body, body, &t.stats.bytesSent, ctx
+	t := h.t
+	rb := &requestBody{rc: body, r: body, sent: &t.stats.bytesSent, ctx: ctx}
 	if t.upload != nil {
 		rb.lim = *ratelimit.NewReader(ctx, body, t.upload...)
 		rb.r = &rb.lim

@@ -127,7 +127,7 @@ func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bo
 // otherwise from the headers.
 func rateLimited(resp *http.Response) bool {
 	if h := attemptOf(resp); h != nil {
-		return h.answer(resp).sig.Throttled
+		return h.rateLimited(resp)
 	}
 	return feedback.Parse(resp.Header, resp.StatusCode, time.Time{}).Throttled
 }
