@@ -9,9 +9,8 @@ type entry struct {
 
 // ring is a FIFO of entries in nondecreasing order of at, held in a
 // circular buffer. It starts small and doubles up to max entries, which a
-// Window never exceeds: every live entry holds at least one unit and the
-// live units sum to at most n. Once grown it never allocates again, so the
-// steady state of a Window allocates nothing.
+// Window never exceeds (see maxEntries). Once grown it never allocates
+// again, so the steady state of a Window allocates nothing.
 type ring struct {
 	buf  []entry
 	head int // index of the oldest entry
@@ -19,10 +18,11 @@ type ring struct {
 	max  int // capacity limit
 }
 
-// initialRing is the capacity a ring starts with (or max, if smaller):
-// enough for the common quotas without growing, small enough that a Keyed
-// table of thousands of Windows with large n stays cheap.
-const initialRing = 64
+// initialRing is the capacity a ring starts with (or max, if smaller). A
+// crawl keeps one Window per host, most of them holding a stamp or two, so
+// a fresh Window stays small; a busy one doubles its ring a few times (a
+// few copies of a few entries) and then stays put.
+const initialRing = 2
 
 func newRing(max int) ring {
 	return ring{buf: make([]entry, min(max, initialRing)), max: max}
