@@ -76,11 +76,10 @@ func (q *fifo) acquire(ctx context.Context, call string, k, max int, hold bool) 
 	if err := ctx.Err(); err != nil {
 		return ctxError(call, k, err)
 	}
-	w, shared, err := q.enter(ctx, request{n: k, hold: hold, call: call})
+	w, err := q.enter(ctx, request{n: k, hold: hold, call: call})
 	if w == nil {
 		return err // taken (nil) or too late
 	}
-	defer shared.Leave()
 	if err := waitq.Wait(ctx, &q.mu, w, q, q.clock); err != nil {
 		if _, late := err.(*opError); late {
 			return err
@@ -94,22 +93,16 @@ func (q *fifo) acquire(ctx context.Context, call string, k, max int, hold bool) 
 // once if no one is queued and they fit (nil, nil), fails if the wait
 // cannot end before ctx's deadline, or queues the caller and returns its
 // waiter.
-func (q *fifo) enter(ctx context.Context, r request) (*waiter, *admit.Queue, error) {
+func (q *fifo) enter(ctx context.Context, r request) (*waiter, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.waiters.Len() == 0 && q.e.tryTake(r.n, r.hold) {
-		return nil, nil, nil
+		return nil, nil
 	}
 	// Fail at once if the wait cannot end before the deadline: everyone
 	// already queued takes their units before this caller does.
 	if d, late := q.tooLate(ctx, nil, r.n); late {
-		return nil, nil, deadlineError(r.call, r.n, d)
-	}
-	// Transitional: the queue the root package still shares through ctx
-	// (internal/admit) counts callers that really wait.
-	shared, err := admit.Enter(ctx)
-	if err != nil {
-		return nil, nil, ctxError(r.call, r.n, err)
+		return nil, deadlineError(r.call, r.n, d)
 	}
 	w := q.waiters.Push(r, admit.Priority(ctx))
 	if q.waiters.Front() == w {
@@ -117,7 +110,7 @@ func (q *fifo) enter(ctx context.Context, r request) (*waiter, *admit.Queue, err
 		// look, and set a timer.
 		q.waiters.WakeFront()
 	}
-	return w, shared, nil
+	return w, nil
 }
 
 // tooLate reports whether ctx's deadline comes before the estimated wait

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-throttle/throttle/internal/admit"
 	"github.com/go-throttle/throttle/internal/waitq"
 )
 
@@ -185,11 +184,10 @@ func (s *sem) acquire(ctx context.Context, n int64, prio Priority, name string) 
 	if err := s.check(n, prio, name != ""); err != nil {
 		return err
 	}
-	w, shared, err := s.enter(ctx, n, prio, name)
+	w, err := s.enter(ctx, n, prio, name)
 	if w == nil {
 		return err // granted (nil) or refused
 	}
-	defer shared.Leave()
 	if waitq.Wait(ctx, &s.mu, w, s, nil) != nil {
 		return ctxErr(ctx, n) // Look never fails, so ctx ended
 	}
@@ -207,7 +205,7 @@ func (s *sem) acquire(ctx context.Context, n int64, prio Priority, name string) 
 // enter is the part of acquire that runs under mu: it grants the units at
 // once if it can (nil, nil), refuses the caller (nil, err) or queues it
 // and returns its waiter.
-func (s *sem) enter(ctx context.Context, n int64, prio Priority, name string) (*waiter, *admit.Queue, error) {
+func (s *sem) enter(ctx context.Context, n int64, prio Priority, name string) (*waiter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
@@ -215,7 +213,7 @@ func (s *sem) enter(ctx context.Context, n int64, prio Priority, name string) (*
 		// As in x/sync: ctx becoming done "happened before" acquiring,
 		// whether before the call or while we waited for the mutex, so
 		// fail even if the units are free.
-		return nil, nil, ctxErr(ctx, n)
+		return nil, ctxErr(ctx, n)
 	default:
 	}
 	c := s.quota.consumer(name)
@@ -223,23 +221,16 @@ func (s *sem) enter(ctx context.Context, n int64, prio Priority, name string) (*
 	if v == grant {
 		// The fast path: no allocation.
 		s.take(n, prio, c)
-		return nil, nil, nil
+		return nil, nil
 	}
-	err := s.refuse(v)
-	var shared *admit.Queue
-	if err == nil {
-		// Transitional: the queue the root package still shares through
-		// ctx (internal/admit) counts callers that really wait.
-		shared, err = admit.Enter(ctx)
-	}
-	if err != nil {
+	if err := s.refuse(v); err != nil {
 		s.quota.tidy(c)
-		return nil, nil, err
+		return nil, err
 	}
 	if c != nil {
 		c.waiting++
 	}
-	return s.q.Push(request{n: n, c: c}, int(prio)), shared, nil
+	return s.q.Push(request{n: n, c: c}, int(prio)), nil
 }
 
 // refuse returns the error of a caller that would have to wait for reason
