@@ -216,16 +216,11 @@ func (t *Throttler) admit(w http.ResponseWriter, r *http.Request, consumer strin
 	// The semaphore rejects a request held back by its own quota at once
 	// (WithRejectOnQuota) and queues one short of capacity.
 	p, err := t.sem.Acquire(ctx, 1)
-	var qe *semaphore.QuotaError
 	switch {
 	case err == nil:
 		return p, true
-	case errors.As(err, &qe):
-		reason := ReasonPriorityQuota
-		if qe.Consumer {
-			reason = ReasonConsumerQuota
-		}
-		t.reject(w, reason, time.Second)
+	case errors.Is(err, semaphore.ErrQuota):
+		t.reject(w, quotaReason(err), time.Second)
 	case errors.Is(err, semaphore.ErrQueueFull):
 		t.reject(w, ReasonQueueFull, time.Second)
 	case ctx.Err() != nil:
@@ -237,6 +232,17 @@ func (t *Throttler) admit(w http.ResponseWriter, r *http.Request, consumer strin
 		t.reject(w, ReasonQueueFull, time.Second)
 	}
 	return semaphore.Permit{}, false
+}
+
+// quotaReason names the quota that refused a request: the semaphore's
+// error says which. (A function of its own, so that the *QuotaError that
+// errors.As needs escapes to the heap only on this path.)
+func quotaReason(err error) Reason {
+	var qe *semaphore.QuotaError
+	if errors.As(err, &qe) && qe.Consumer {
+		return ReasonConsumerQuota
+	}
+	return ReasonPriorityQuota
 }
 
 // Stats is a snapshot of a Throttler's counters, plain data (the zero

@@ -147,7 +147,7 @@ func (s *sem) serveOne(w *waiter) waitq.Verdict {
 // still queued leaves. Either may let in the waiters it was holding up.
 func (s *sem) Abandon(w *waiter) {
 	r, prio := w.Val, Priority(w.Prio())
-	if w.Granted() {
+	if !s.q.Queued(w) { // granted meanwhile
 		s.giveBack(r.n, prio, r.c)
 	} else {
 		s.q.Remove(w)

@@ -25,7 +25,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-throttle/throttle/internal/clock"
@@ -51,15 +50,13 @@ type Waiter[T any] struct {
 	Val        T
 	prio       int
 	prev, next *Waiter[T]
-	// sig receives a token when the waiter is granted or should look
-	// again (it became the front, or what it waits for changed). It is
-	// buffered, so that signalling never blocks and a token sent while
-	// the waiter is not selecting is not lost.
+	// sig is closed when the waiter is granted, and receives a token when
+	// it should look again (it became the front, or what it waits for
+	// changed). It is buffered, so that a wake never blocks and is not
+	// lost while the waiter is not selecting. Only a queued waiter is
+	// woken and a granted one is no longer queued, so nothing sends on it
+	// once it is closed.
 	sig chan struct{}
-	// granted is set, under the owner's mutex, before the grant's token
-	// is sent; atomic so that the waiter can read it without the mutex
-	// after it receives a token.
-	granted atomic.Bool
 }
 
 // Prio returns the priority the waiter was queued at.
@@ -68,11 +65,8 @@ func (w *Waiter[T]) Prio() int { return w.prio }
 // Next returns the waiter after w in queue order, nil at the end.
 func (w *Waiter[T]) Next() *Waiter[T] { return w.next }
 
-// Granted reports whether a Serve pass granted w.
-func (w *Waiter[T]) Granted() bool { return w.granted.Load() }
-
-// signal sends w a token unless one is already due.
-func (w *Waiter[T]) signal() {
+// wake sends w a token unless one is already due.
+func (w *Waiter[T]) wake() {
 	select {
 	case w.sig <- struct{}{}:
 	default:
@@ -104,6 +98,12 @@ type Queue[T any] struct {
 
 // Len returns the number of waiters.
 func (q *Queue[T]) Len() int { return q.n }
+
+// Queued reports whether w is in the queue. A waiter that was pushed and
+// is no longer queued has been granted, or has left through Remove.
+func (q *Queue[T]) Queued(w *Waiter[T]) bool {
+	return w.prev != nil || w.next != nil || q.head == w
+}
 
 // Front returns the first waiter in grant order, nil if the queue is empty.
 func (q *Queue[T]) Front() *Waiter[T] { return q.head }
@@ -182,8 +182,7 @@ func (q *Queue[T]) linkTo(w *Waiter[T]) **Waiter[T] {
 // wakes it. The owner has taken the units for it.
 func (q *Queue[T]) Grant(w *Waiter[T]) {
 	q.Remove(w)
-	w.granted.Store(true)
-	w.signal()
+	close(w.sig)
 }
 
 // Serve walks the queue in grant order and asks decide about each waiter:
@@ -210,7 +209,7 @@ func (q *Queue[T]) Serve(decide func(*Waiter[T]) Verdict) int {
 // what the front waits for did.
 func (q *Queue[T]) WakeFront() {
 	if q.head != nil {
-		q.head.signal()
+		q.head.wake()
 	}
 }
 
@@ -245,25 +244,28 @@ func Wait[T any](ctx context.Context, mu *sync.Mutex, w *Waiter[T], o Owner[T], 
 	done := ctx.Done()
 	var fire <-chan time.Time
 	stop := noStop
-	for !w.granted.Load() {
+	for {
 		select {
 		case <-done:
 			stop()
 			abandon(mu, o, w)
 			return ctx.Err()
-		case <-w.sig:
+		case _, woken := <-w.sig:
+			if !woken { // closed: granted
+				stop()
+				return nil
+			}
 		case <-fire:
 		}
 		stop()
-		if w.granted.Load() {
-			break
-		}
+		var granted bool
 		var err error
-		if fire, stop, err = look(ctx, mu, w, o, clk); err != nil {
+		if fire, stop, granted, err = look(ctx, mu, w, o, clk); granted || err != nil {
+			// Granted by its own Look: its owner took the units for it,
+			// so it is done, whatever ctx has become meanwhile.
 			return err
 		}
 	}
-	return nil
 }
 
 // noStop is the stop function of no timer.
@@ -276,19 +278,28 @@ func abandon[T any](mu *sync.Mutex, o Owner[T], w *Waiter[T]) {
 	o.Abandon(w)
 }
 
-// look is a woken waiter's turn with mu held: its owner may grant it, and
-// if it is still waiting, look starts the timer the owner asks for.
-func look[T any](ctx context.Context, mu *sync.Mutex, w *Waiter[T], o Owner[T], clk clock.Clock) (<-chan time.Time, func() bool, error) {
+// look is a woken waiter's turn with mu held: its owner may grant it (then
+// look reports granted), and if it is still waiting, look starts the timer
+// the owner asks for.
+func look[T any](ctx context.Context, mu *sync.Mutex, w *Waiter[T], o Owner[T], clk clock.Clock) (fire <-chan time.Time, stop func() bool, granted bool, err error) {
 	mu.Lock()
 	defer mu.Unlock()
 	at, ok, err := o.Look(ctx, w)
 	if err != nil {
 		o.Abandon(w)
-		return nil, noStop, err
+		return nil, noStop, false, err
 	}
-	if !ok || w.granted.Load() {
-		return nil, noStop, nil
+	select {
+	case _, woken := <-w.sig:
+		if !woken {
+			return nil, noStop, true, nil
+		}
+		// A wake sent before this look: it has been acted on.
+	default:
 	}
-	fire, stop := clock.NewTimerAt(clk, at)
-	return fire, stop, nil
+	if !ok {
+		return nil, noStop, false, nil
+	}
+	fire, stop = clock.NewTimerAt(clk, at)
+	return fire, stop, false, nil
 }

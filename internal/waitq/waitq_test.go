@@ -93,11 +93,17 @@ func TestServeVerdicts(t *testing.T) {
 	}
 	for v, want := range map[string]bool{"g1": true, "g2": true, "skip": false, "stop": false, "g3": false} {
 		w := ws[v]
-		if w.Granted() != want {
-			t.Errorf("%s granted = %v", v, w.Granted())
+		if q.Queued(w) == want {
+			t.Errorf("%s queued = %v", v, q.Queued(w))
 		}
-		if signalled := len(w.sig) == 1; signalled != want {
-			t.Errorf("%s signalled = %v", v, signalled)
+		closed := false
+		select {
+		case _, ok := <-w.sig:
+			closed = !ok
+		default:
+		}
+		if closed != want {
+			t.Errorf("%s woken as granted = %v", v, closed)
 		}
 	}
 }
@@ -147,7 +153,7 @@ func (c *counter) Look(_ context.Context, w *Waiter[int]) (time.Time, bool, erro
 
 func (c *counter) Abandon(w *Waiter[int]) {
 	c.aband++
-	if w.Granted() {
+	if !c.q.Queued(w) {
 		c.free += w.Val
 	} else {
 		c.q.Remove(w)
