@@ -54,22 +54,22 @@ func policyValue(n int, per time.Duration) string {
 	return `"default";q=` + strconv.Itoa(n) + ";w=" + strconv.FormatInt(ceilSeconds(per), 10)
 }
 
-// setRateHeaders sets the RateLimit field for res and the RateLimit-Policy
-// field, which is the same for every response and so shared (policy has
-// len == cap == 1, so a handler's Header().Add copies it rather than
-// writing into it).
-func setRateHeaders(h http.Header, policy []string, res *rateResult) {
+// setRateHeaders sets the RateLimit field for what the window holds and
+// the RateLimit-Policy field, which is the same for every response and so
+// shared (policy has len == cap == 1, so a handler's Header().Add copies it
+// rather than writing into it).
+func setRateHeaders(h http.Header, policy []string, remaining int, reset time.Duration) {
 	h[headerPolicy] = policy
-	h[headerRateLimit] = []string{rateValue(res)}
+	h[headerRateLimit] = []string{rateValue(remaining, reset)}
 }
 
 // rateValue returns the RateLimit field: `"default";r=<remaining>;t=<seconds
 // until the oldest counted request leaves the window, rounded up>`.
-func rateValue(res *rateResult) string {
+func rateValue(remaining int, reset time.Duration) string {
 	var buf [64]byte
 	b := append(buf[:0], `"default";r=`...)
-	b = strconv.AppendInt(b, int64(res.remaining), 10)
+	b = strconv.AppendInt(b, int64(remaining), 10)
 	b = append(b, ";t="...)
-	b = strconv.AppendInt(b, ceilSeconds(res.reset), 10)
+	b = strconv.AppendInt(b, ceilSeconds(reset), 10)
 	return string(b)
 }

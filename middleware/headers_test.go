@@ -73,8 +73,7 @@ func TestFieldValues(t *testing.T) {
 	if got, want := policyValue(5, 1500*time.Millisecond), `"default";q=5;w=2`; got != want {
 		t.Errorf("policyValue = %q, want %q", got, want)
 	}
-	res := rateResult{remaining: 42, reset: 29100 * time.Millisecond}
-	if got, want := rateValue(&res), `"default";r=42;t=30`; got != want {
+	if got, want := rateValue(42, 29100*time.Millisecond), `"default";r=42;t=30`; got != want {
 		t.Errorf("rateValue = %q, want %q", got, want)
 	}
 }

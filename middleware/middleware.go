@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,18 +11,6 @@ import (
 	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/go-throttle/throttle/ratelimit"
 	"github.com/go-throttle/throttle/semaphore"
-)
-
-// Priority is semaphore.Priority, re-exported for convenience: a request of
-// higher priority is served before every waiting request of lower
-// priority. See WithPriorityFunc and WithPriorityShare.
-type Priority = semaphore.Priority
-
-// The named priorities, re-exported from semaphore for convenience.
-const (
-	PriorityLow    = semaphore.PriorityLow
-	PriorityNormal = semaphore.PriorityNormal
-	PriorityHigh   = semaphore.PriorityHigh
 )
 
 // Throttler is the admission policy that Wrap applies to a handler: an
@@ -80,7 +67,7 @@ func (t *Throttler) initSemaphore(c config) error {
 	if c.capacity == 0 {
 		return nil
 	}
-	var opts []semaphore.Option
+	opts := []semaphore.Option{semaphore.WithRejectOnQuota()}
 	if c.queueLimit >= 0 {
 		opts = append(opts, semaphore.WithQueueLimit(c.queueLimit))
 	}
@@ -107,8 +94,12 @@ func (t *Throttler) initRate(c config) error {
 	if clk == nil {
 		clk = clock.Real{}
 	}
+	opts := []ratelimit.Option{ratelimit.WithClock(clk)}
+	if c.rateN > exactWindow {
+		opts = append(opts, ratelimit.WithGranularity(granularity(c.ratePer)))
+	}
 	k, err := ratelimit.NewKeyed(func(string) (ratelimit.Limiter, error) {
-		return newWindow(c.rateN, c.ratePer, clk), nil
+		return ratelimit.NewWindow(c.rateN, c.ratePer, opts...)
 	}, ratelimit.WithClock(clk))
 	if err != nil {
 		return fmt.Errorf("middleware: rate limit: %w", err)
@@ -177,21 +168,34 @@ func (t *Throttler) exempt(path string) bool {
 	return false
 }
 
-// checkRate counts the request against consumer's window and sets the
-// RateLimit headers. If the window is full it writes the 429, with a
-// Retry-After of the time until the window has room, and returns false.
-func (t *Throttler) checkRate(w http.ResponseWriter, consumer string) bool {
-	rc := &rateCtx{Context: context.Background()}
-	err := t.rate.Acquire(rc, consumer, 1)
-	if err != nil && !errors.Is(err, errRate) {
-		// window never fails otherwise, and Keyed only if newLimiter
-		// does, which ours does not. Fail open rather than reject
-		// on a bug.
-		return true
+// exactWindow is the largest n for which a consumer's window keeps exact
+// arrival times: at most that many entries of 16 bytes. Above it the
+// window rounds them up (ratelimit.WithGranularity).
+const exactWindow = 1024
+
+// granularity returns the largest power of ten nanoseconds, at most a
+// millisecond, that is no more than per/1000, so that a window holds at
+// most about a thousand entries. Being a power of ten it divides a second,
+// so arrivals on whole seconds (a fake clock's) are not moved at all, and
+// real ones are moved by under a millisecond.
+func granularity(per time.Duration) time.Duration {
+	g := time.Millisecond
+	for g > 1 && g > per/1000 {
+		g /= 10
 	}
-	setRateHeaders(w.Header(), t.policy, &rc.res)
-	if !rc.res.ok {
-		t.reject(w, ReasonRate, rc.res.reset)
+	return g
+}
+
+// checkRate counts the request against consumer's window and sets the
+// RateLimit headers from what the window holds after it. If the window is
+// full it writes the 429, with a Retry-After of the time until the window
+// has room, and returns false.
+func (t *Throttler) checkRate(w http.ResponseWriter, consumer string) bool {
+	ok := t.rate.TryAcquire(consumer, 1)
+	remaining, reset, _ := t.rate.State(consumer)
+	setRateHeaders(w.Header(), t.policy, remaining, reset)
+	if !ok {
+		t.reject(w, ReasonRate, reset)
 		return false
 	}
 	return true
@@ -209,20 +213,14 @@ func (t *Throttler) admit(w http.ResponseWriter, r *http.Request, consumer strin
 	if prio != semaphore.PriorityNormal {
 		ctx = semaphore.WithPriority(ctx, prio)
 	}
-	p, err := t.sem.TryAcquireErr(ctx, 1)
-	if errors.Is(err, semaphore.ErrQueueFull) {
-		// No free capacity (or someone queued ahead): wait in line.
-		p, err = t.sem.Acquire(ctx, 1)
-	}
+	// The semaphore rejects a request held back by its own quota at once
+	// (WithRejectOnQuota) and queues one short of capacity.
+	p, err := t.sem.Acquire(ctx, 1)
 	switch {
 	case err == nil:
 		return p, true
-	// The quotas are checked before ErrQueueFull: Acquire joins the two
-	// when a request that would wait for its quota finds the queue full.
-	case errors.Is(err, semaphore.ErrConsumerQuota):
-		t.reject(w, ReasonConsumerQuota, time.Second)
-	case errors.Is(err, semaphore.ErrPriorityQuota):
-		t.reject(w, ReasonPriorityQuota, time.Second)
+	case errors.Is(err, semaphore.ErrQuota):
+		t.reject(w, quotaReason(err), time.Second)
 	case errors.Is(err, semaphore.ErrQueueFull):
 		t.reject(w, ReasonQueueFull, time.Second)
 	case ctx.Err() != nil:
@@ -236,7 +234,19 @@ func (t *Throttler) admit(w http.ResponseWriter, r *http.Request, consumer strin
 	return semaphore.Permit{}, false
 }
 
-// Stats is a snapshot of a Throttler's counters. The counts are since New;
+// quotaReason names the quota that refused a request: the semaphore's
+// error says which. (A function of its own, so that the *QuotaError that
+// errors.As needs escapes to the heap only on this path.)
+func quotaReason(err error) Reason {
+	var qe *semaphore.QuotaError
+	if errors.As(err, &qe) && qe.Consumer {
+		return ReasonConsumerQuota
+	}
+	return ReasonPriorityQuota
+}
+
+// Stats is a snapshot of a Throttler's counters, plain data (the zero
+// Stats is all counts zero, with a nil Rejected map). The counts are since New;
 // InHandler and Waiting are at the time of the call. Exempt requests are
 // not counted anywhere.
 type Stats struct {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/go-throttle/throttle/middleware"
+	"github.com/go-throttle/throttle/semaphore"
 )
 
 // The handler never has more than capacity requests in it; the rest wait
@@ -119,7 +120,7 @@ func TestPriorityShare(t *testing.T) {
 			defer g.release()
 			opts := append([]middleware.Option{
 				middleware.WithCapacity(4),
-				middleware.WithPriorityShare(middleware.PriorityLow, 0.5),
+				middleware.WithPriorityShare(semaphore.PriorityLow, 0.5),
 			}, tt.extra...)
 			th, srv := serve(t, g, opts...)
 			low := []string{"X-Request-Priority", "low", "X-Service-Name", "a"}

@@ -34,7 +34,7 @@ func invalidf(format string, args ...any) error {
 // Option configures New. The set is closed: the With... functions of this
 // package are the only options. Each checks its own arguments, and New
 // reports every bad option at once (errors.Join), each wrapping
-// ErrInvalidOption.
+// ErrInvalidOption. The zero Option, nil, is such an error.
 type Option interface {
 	apply(*config) error
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/middleware"
+	"github.com/go-throttle/throttle/semaphore"
 )
 
 // Every bad option gives an error wrapping ErrInvalidOption that names the
@@ -29,8 +30,8 @@ func TestNewInvalidOptions(t *testing.T) {
 		{"consumer share above 1", []middleware.Option{middleware.WithCapacity(1), middleware.WithConsumerShare(1.5)}, []string{"WithConsumerShare(f=1.5)"}},
 		{"consumer share NaN", []middleware.Option{middleware.WithCapacity(1), middleware.WithConsumerShare(math.NaN())}, []string{"WithConsumerShare(f=NaN)"}},
 		{"consumer share without capacity", []middleware.Option{middleware.WithConsumerShare(0.5)}, []string{"WithConsumerShare(f=0.5): needs WithCapacity"}},
-		{"priority share", []middleware.Option{middleware.WithCapacity(1), middleware.WithPriorityShare(middleware.PriorityLow, -1)}, []string{"WithPriorityShare(p=low, f=-1)"}},
-		{"priority share without capacity", []middleware.Option{middleware.WithPriorityShare(middleware.PriorityLow, 0.5)}, []string{"WithPriorityShare(p=low, f=0.5): needs WithCapacity"}},
+		{"priority share", []middleware.Option{middleware.WithCapacity(1), middleware.WithPriorityShare(semaphore.PriorityLow, -1)}, []string{"WithPriorityShare(p=low, f=-1)"}},
+		{"priority share without capacity", []middleware.Option{middleware.WithPriorityShare(semaphore.PriorityLow, 0.5)}, []string{"WithPriorityShare(p=low, f=0.5): needs WithCapacity"}},
 		{"nil consumer func", []middleware.Option{middleware.WithConsumerFunc(nil)}, []string{"WithConsumerFunc(nil)"}},
 		{"nil priority func", []middleware.Option{middleware.WithPriorityFunc(nil)}, []string{"WithPriorityFunc(nil)"}},
 		{"relative exempt path", []middleware.Option{middleware.WithExempt("/ok", "healthz")}, []string{`WithExempt("healthz")`}},
@@ -61,9 +62,9 @@ func TestNewInvalidOptions(t *testing.T) {
 func TestNewValidOptions(t *testing.T) {
 	th, err := middleware.New(
 		middleware.WithCapacity(10), middleware.WithQueueLimit(0), middleware.WithRateLimit(1, time.Hour),
-		middleware.WithConsumerShare(1), middleware.WithPriorityShare(middleware.PriorityNormal, 0.1),
+		middleware.WithConsumerShare(1), middleware.WithPriorityShare(semaphore.PriorityNormal, 0.1),
 		middleware.WithConsumerFunc(func(*http.Request) string { return "" }),
-		middleware.WithPriorityFunc(func(*http.Request) middleware.Priority { return middleware.PriorityHigh }),
+		middleware.WithPriorityFunc(func(*http.Request) semaphore.Priority { return semaphore.PriorityHigh }),
 		middleware.WithExempt(), middleware.WithExempt("/", "/x"),
 	)
 	if err != nil || th == nil {

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"container/list"
 	"context"
 	"math"
 	"time"
@@ -23,14 +22,15 @@ import (
 // burst works for Acquire (WaitN's golang/go#16854 does not arise) and
 // every error can be matched with errors.Is (golang/go#54541).
 //
-// Waiters are served first in, first out, from the Bucket's own queue
-// rather than with x/time/rate reservations: a waiter takes its tokens only
-// when it is served, so a cancelled wait gives back everything in any order
-// (x/time/rate's Reservation.Cancel can restore only the tokens no later
-// reservation depends on). A Bucket starts no goroutine.
+// Waiters are served by priority, then first in, first out, from the
+// Bucket's own queue rather than with x/time/rate reservations: a waiter
+// takes its tokens only when it is served, so a cancelled wait gives back
+// everything in any order (x/time/rate's Reservation.Cancel can restore
+// only the tokens no later reservation depends on). A Bucket starts no
+// goroutine.
 //
-// A Bucket is safe for concurrent use. The zero value is not usable; call
-// NewBucket.
+// A Bucket is safe for concurrent use. The zero value is not usable (it has
+// no clock and no tokens); call NewBucket.
 type Bucket struct {
 	q     fifo // the waiters; q.mu guards every field below and lim's calls
 	lim   *rate.Limiter
@@ -38,6 +38,7 @@ type Bucket struct {
 	per   time.Duration
 	burst int
 
+	base    time.Time // the Bucket's creation, on its clock
 	last    time.Time // latest time passed to lim
 	pending int       // units of grants not yet committed or cancelled
 }
@@ -54,6 +55,9 @@ func NewBucket(n int, per time.Duration, opts ...Option) (*Bucket, error) {
 	if per <= 0 {
 		err = joinErr(err, invalidf("NewBucket(per="+per.String()+")", "per must be positive"))
 	}
+	if cfg.gran != 0 {
+		err = joinErr(err, invalidf("NewBucket(WithGranularity("+cfg.gran.String()+"))", "WithGranularity applies to NewWindow only"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +70,9 @@ func NewBucket(n int, per time.Duration, opts ...Option) (*Bucket, error) {
 		n:     n,
 		per:   per,
 		burst: burst,
-		last:  cfg.clock.Now(),
+		base:  cfg.clock.Now(),
 	}
+	b.q.e, b.last = b, b.base
 	b.lim = rate.NewLimiter(rate.Limit(float64(n)/per.Seconds()), burst)
 	b.lim.SetBurstAt(b.last, burst) // start full, at our clock's time
 	return b, nil
@@ -82,12 +87,12 @@ func (b *Bucket) MaxAcquire() int { return b.burst }
 // Acquire blocks until n tokens are taken or ctx ends. Waiters are served
 // in arrival order. It fails at once, without waiting, if ctx is nil
 // (ErrNilContext), n is not positive (ErrInvalid), exceeds the burst
-// (ErrExceedsLimit), ctx is already done,
-// or ctx's deadline comes before the tokens could be refilled (an error
-// wrapping context.DeadlineExceeded). When ctx ends during the wait it
-// returns an error wrapping ctx.Err() and takes nothing.
+// (ErrExceedsLimit), ctx is already done, or ctx's deadline comes before
+// the tokens could be refilled (an error wrapping
+// context.DeadlineExceeded). When ctx ends during the wait it returns an
+// error wrapping ctx.Err() and takes nothing.
 func (b *Bucket) Acquire(ctx context.Context, n int) error {
-	return b.acquire(ctx, "Bucket.Acquire", n, false)
+	return b.q.acquire(ctx, "Bucket.Acquire", n, b.burst, false)
 }
 
 // Reserve is Acquire returning a Grant. The tokens are spent when granted,
@@ -95,29 +100,10 @@ func (b *Bucket) Acquire(ctx context.Context, n int) error {
 // bucket (up to the burst) and wakes the next waiter. Until one of them is
 // called the Bucket does not report IdleAt.
 func (b *Bucket) Reserve(ctx context.Context, n int) (*Grant, error) {
-	if err := b.acquire(ctx, "Bucket.Reserve", n, true); err != nil {
+	if err := b.q.acquire(ctx, "Bucket.Reserve", n, b.burst, true); err != nil {
 		return nil, err
 	}
 	return newGrant(b, n), nil
-}
-
-// acquire is the body of Acquire and Reserve.
-func (b *Bucket) acquire(ctx context.Context, call string, n int, hold bool) error {
-	if ctx == nil {
-		return nilCtxError(callOp(call, n))
-	}
-	if err := checkN(call, n, b.burst); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return ctxError(call, n, err)
-	}
-	b.q.mu.Lock()
-	if b.q.waiters.Len() == 0 && b.tryTake(n, hold) {
-		b.q.mu.Unlock()
-		return nil
-	}
-	return b.q.wait(ctx, b, call, n, hold)
 }
 
 // TryAcquire takes n tokens if it can do so at once, and reports whether
@@ -128,8 +114,9 @@ func (b *Bucket) TryAcquire(n int) bool {
 		return false
 	}
 	b.q.mu.Lock()
-	defer b.q.mu.Unlock()
-	return b.q.waiters.Len() == 0 && b.tryTake(n, false)
+	ok := b.q.waiters.Len() == 0 && b.tryTake(n, false)
+	b.q.mu.Unlock()
+	return ok
 }
 
 // HasCapacity reports whether TryAcquire(n) would succeed now, without
@@ -158,7 +145,7 @@ func (b *Bucket) IdleAt(now time.Time) bool {
 // now returns the clock's time, never earlier than a time already passed
 // to lim. Called with q.mu held.
 func (b *Bucket) now() time.Time {
-	t := b.q.clock.Now()
+	t := b.base.Add(since(b.q.clock, b.base))
 	if t.Before(b.last) {
 		return b.last
 	}
@@ -229,12 +216,12 @@ func ceilDuration(ns float64) time.Duration {
 }
 
 // estimate implements engine: the refill time for the tokens of everyone
-// ahead of elem and k more (waiters take nothing until served, and the
+// ahead of w and k more (waiters take nothing until served, and the
 // bucket refills at n/per whatever its burst).
-func (b *Bucket) estimate(elem *list.Element, k int) time.Duration {
+func (b *Bucket) estimate(w *waiter, k int) time.Duration {
 	need := k
-	for e := b.q.waiters.Front(); e != nil && e != elem; e = e.Next() {
-		need += e.Value.(*waiter).n
+	for x := b.q.waiters.Front(); x != nil && x != w; x = x.Next() {
+		need += x.Val.n
 	}
 	return b.refillWait(need, b.now())
 }
@@ -261,5 +248,5 @@ func (b *Bucket) cancelGrant(n int) {
 	defer b.q.mu.Unlock()
 	b.pending -= n
 	b.lim.AllowN(b.now(), -n)
-	b.q.wakeFront()
+	b.q.waiters.WakeFront()
 }

@@ -27,8 +27,10 @@
 // Every limiter here is safe for concurrent use and starts no goroutine: its
 // state is computed from its [Clock] when someone asks, as x/time/rate does.
 // Waiting is a select on a clock timer and ctx.Done(). Waiters are served
-// first in, first out, so a large request is never starved by a stream of
-// small ones; TryAcquire fails while anyone is queued. A wait that ends
+// by priority (the context's, set with semaphore.WithPriority, whose
+// semaphores order their waiters the same way), then first in, first out,
+// so a large request is never starved by a stream of small ones of its
+// priority; TryAcquire fails while anyone is queued. A wait that ends
 // because of its context returns an error wrapping ctx.Err() and leaves the
 // limiter as if it had never been called. A wait that cannot end before the
 // context's deadline fails at once, without sleeping, with an error wrapping

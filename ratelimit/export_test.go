@@ -27,3 +27,11 @@ func SetStampHook(w *Window, f func(at time.Duration, units int)) {
 	defer w.q.mu.Unlock()
 	w.onStamp = func(at int64, units int) { f(time.Duration(at), units) }
 }
+
+// RingLen reports how many stamps w holds, so tests can check that
+// WithGranularity bounds its history.
+func RingLen(w *Window) int {
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	return w.recent.size
+}

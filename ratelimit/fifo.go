@@ -1,21 +1,20 @@
 package ratelimit
 
 import (
-	"container/list"
 	"context"
 	"sync"
 	"time"
 
 	"github.com/go-throttle/throttle/internal/admit"
-	"github.com/go-throttle/throttle/internal/clock"
+	"github.com/go-throttle/throttle/internal/waitq"
 )
 
 // engine is the capacity model of a limiter (Window or Bucket), as the FIFO
-// queue sees it. Both methods are called with fifo.mu held, and compute the
+// queue sees it. Its methods are called with fifo.mu held, and compute the
 // present lazily from the clock.
 type engine interface {
-	// tryTake takes k units now if they fit, ignoring the queue. If hold is
-	// set the units are taken as a pending Grant.
+	// tryTake takes k units now if they fit, ignoring the queue. If hold
+	// is set the units are taken pending, as for a Grant.
 	tryTake(k int, hold bool) bool
 	// waitFor reports the instant on the clock at which the front waiter
 	// should look again for need units, or false if no passage of time
@@ -24,146 +23,135 @@ type engine interface {
 	// clock may move between reading it and arming the timer (a fake
 	// clock advanced by a test, say), and a duration would then fire late.
 	waitFor(need int) (time.Time, bool)
-	// estimate reports how long a waiter for k units at elem (nil: not
+	// estimate reports how long a waiter for k units at w (nil: not
 	// queued yet, so behind everyone) must wait at the least if everyone
 	// ahead of it is served as soon as they can be and every pending grant
 	// is committed now. It is what the deadline check compares with the
 	// context's deadline.
-	estimate(elem *list.Element, k int) time.Duration
+	estimate(w *waiter, k int) time.Duration
+}
+
+// request is what a queued caller asks for: n units, pending for a Grant
+// if hold is set, for the call named in errors.
+type request struct {
+	n    int
+	hold bool
+	call string
 }
 
 // waiter is one caller queued in a fifo.
-type waiter struct {
-	n    int
-	prio int // higher is served first; FIFO within a priority
-	// wake receives a token whenever the waiter should look again: it has
-	// become the front of the queue, or a Grant was committed or
-	// cancelled. It is buffered so that waking never blocks and a wake
-	// that arrives while the waiter is not selecting is not lost.
-	wake chan struct{}
-}
+type waiter = waitq.Waiter[request]
 
 // fifo is the waiting machinery Window and Bucket share: a mutex that also
-// guards the limiter's state, and a queue of waiters served in arrival
-// order. Only the front waiter watches the clock; the others sleep on their
-// wake channel until they reach the front. So no goroutine runs for the
-// limiter, and a wait costs one timer at a time per limiter.
+// guards the limiter's state, and the waiter queue (internal/waitq), by
+// priority and then in arrival order. Only the front waiter watches the
+// clock, and it takes its units itself when it looks again and they fit;
+// the others sleep until they become the front. So no goroutine runs for
+// the limiter, and a wait costs one timer at a time per limiter.
+//
+// A waiter never holds capacity while it waits: units are taken only by
+// the waiter itself, as its wait ends, so a cancelled wait has nothing to
+// give back in whatever order waiters are cancelled, and simply leaves the
+// queue.
 type fifo struct {
 	mu      sync.Mutex
 	clock   Clock
-	waiters list.List // of *waiter; the zero List is ready to use
+	e       engine
+	waiters waitq.Queue[request]
 }
 
-// wakeFront tells the front waiter, if any, to look again. Called with mu
-// held after anything that may let it proceed sooner.
-func (q *fifo) wakeFront() {
-	if e := q.waiters.Front(); e != nil {
-		select {
-		case e.Value.(*waiter).wake <- struct{}{}:
-		default: // a wake is already due
+// acquire is the body of every Acquire and Reserve: the checks, a fast
+// path when no one is queued and the units fit, else the wait. call names
+// the caller's method for errors; max is its MaxAcquire. With hold the
+// units are left pending for the caller's Grant.
+func (q *fifo) acquire(ctx context.Context, call string, k, max int, hold bool) error {
+	if ctx == nil {
+		return nilCtxError(callOp(call, k))
+	}
+	if err := checkN(call, k, max); err != nil {
+		return err
+	}
+	// A done context fails even if the units are free: the cancellation
+	// happened before the call, as in x/sync/semaphore.
+	if err := ctx.Err(); err != nil {
+		return ctxError(call, k, err)
+	}
+	w, err := q.enter(ctx, request{n: k, hold: hold, call: call})
+	if w == nil {
+		return err // taken (nil) or too late
+	}
+	if err := waitq.Wait(ctx, &q.mu, w, q, q.clock); err != nil {
+		if _, late := err.(*opError); late {
+			return err
 		}
+		return ctxError(call, k, err)
 	}
+	return nil
 }
 
-// push queues w behind every waiter of its priority or higher, so that
-// higher priorities go first and each priority is FIFO. A waiter that
-// becomes the front this way simply takes its turn; the one it displaced
-// goes back to sleep on its wake channel when its timer fires. Called
-// with mu held.
-func (q *fifo) push(w *waiter) *list.Element {
-	e := q.waiters.Back()
-	for e != nil && e.Value.(*waiter).prio < w.prio {
-		e = e.Prev()
+// enter is the part of acquire that runs under mu: it takes the units at
+// once if no one is queued and they fit (nil, nil), fails if the wait
+// cannot end before ctx's deadline, or queues the caller and returns its
+// waiter.
+func (q *fifo) enter(ctx context.Context, r request) (*waiter, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.waiters.Len() == 0 && q.e.tryTake(r.n, r.hold) {
+		return nil, nil
 	}
-	if e == nil {
-		return q.waiters.PushFront(w)
+	// Fail at once if the wait cannot end before the deadline: everyone
+	// already queued takes their units before this caller does.
+	if d, late := q.tooLate(ctx, nil, r.n); late {
+		return nil, deadlineError(r.call, r.n, d)
 	}
-	return q.waiters.InsertAfter(w, e)
-}
-
-// leave removes elem from the queue; if it was the front, the new front
-// takes its turn. Called with mu held.
-func (q *fifo) leave(elem *list.Element) {
-	front := q.waiters.Front() == elem
-	q.waiters.Remove(elem)
-	if front {
-		q.wakeFront()
+	w := q.waiters.Push(r, admit.Priority(ctx))
+	if q.waiters.Front() == w {
+		// Our turn at once (a higher priority may overtake the front):
+		// look, and set a timer.
+		q.waiters.WakeFront()
 	}
+	return w, nil
 }
 
 // tooLate reports whether ctx's deadline comes before the estimated wait
-// of a waiter for k units at elem, and that wait. It costs nothing without
+// of a waiter for k units at w, and that wait. It costs nothing without
 // a deadline. Called with mu held.
-func (q *fifo) tooLate(ctx context.Context, e engine, elem *list.Element, k int) (time.Duration, bool) {
+func (q *fifo) tooLate(ctx context.Context, w *waiter, k int) (time.Duration, bool) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return 0, false
 	}
-	d := e.estimate(elem, k)
+	d := q.e.estimate(w, k)
 	return d, d > 0 && deadline.Sub(q.clock.Now()) < d
 }
 
-// wait queues a caller for k units and blocks until it has taken them, or
-// ctx ends, or the deadline of ctx cannot be met. It is called with mu held
-// (after the fast path failed) and returns with mu released. call names
-// the caller's method for errors.
-//
-// It never holds capacity while it waits: units are taken only at the
-// moment wait returns nil, so a cancelled wait has nothing to give back in
-// whatever order waiters are cancelled, and simply leaves the queue.
-func (q *fifo) wait(ctx context.Context, e engine, call string, k int, hold bool) error {
-	// Fail at once if the wait cannot end before the deadline: everyone
-	// already queued takes their units before this caller does.
-	if d, late := q.tooLate(ctx, e, nil, k); late {
-		q.mu.Unlock()
-		return deadlineError(call, k, d)
+// Look implements waitq.Owner. The front waiter takes its units if they
+// fit, and then wakes the next; otherwise it gives up if its wait cannot
+// end before its deadline, or sleeps until its units may fit. A waiter
+// that is not the front sleeps until it is.
+func (q *fifo) Look(ctx context.Context, w *waiter) (time.Time, bool, error) {
+	if q.waiters.Front() != w {
+		return time.Time{}, false, nil
 	}
-	shared, err := admit.Enter(ctx)
-	if err != nil {
-		q.mu.Unlock()
-		return ctxError(call, k, err)
+	if q.e.tryTake(w.Val.n, w.Val.hold) {
+		q.waiters.Grant(w)
+		q.waiters.WakeFront()
+		return time.Time{}, false, nil
 	}
-	defer shared.Leave()
-	w := &waiter{n: k, prio: admit.Priority(ctx), wake: make(chan struct{}, 1)}
-	elem := q.push(w)
-	for {
-		var fire <-chan time.Time
-		stop := func() bool { return false }
-		if q.waiters.Front() == elem {
-			// Our turn: take the units if they fit; otherwise work
-			// out when they will, and sleep until then unless that
-			// is past the deadline.
-			if e.tryTake(k, hold) {
-				q.leave(elem)
-				q.mu.Unlock()
-				return nil
-			}
-			if d, late := q.tooLate(ctx, e, elem, k); late {
-				q.leave(elem)
-				q.mu.Unlock()
-				return deadlineError(call, k, d)
-			}
-			if at, ok := e.waitFor(k); ok {
-				fire, stop = clock.NewTimerAt(q.clock, at)
-			}
-			// Otherwise only a Commit or Cancel can help, and it
-			// wakes us.
-		}
-		q.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			stop()
-			q.mu.Lock()
-			// Nothing was taken, so leaving the queue restores the
-			// limiter; if we were the front, the next waiter may be
-			// able to proceed now.
-			q.leave(elem)
-			q.mu.Unlock()
-			return ctxError(call, k, ctx.Err())
-		case <-fire:
-		case <-w.wake:
-			stop()
-		}
-		q.mu.Lock()
+	if d, late := q.tooLate(ctx, w, w.Val.n); late {
+		return time.Time{}, false, deadlineError(w.Val.call, w.Val.n, d)
+	}
+	at, ok := q.e.waitFor(w.Val.n)
+	return at, ok, nil
+}
+
+// Abandon implements waitq.Owner: nothing was taken, so leaving the queue
+// restores the limiter; if w was the front, the next waiter takes its
+// turn.
+func (q *fifo) Abandon(w *waiter) {
+	front := q.waiters.Front() == w
+	q.waiters.Remove(w)
+	if front {
+		q.waiters.WakeFront()
 	}
 }

@@ -38,7 +38,8 @@ type grantOwner interface {
 //
 // Exactly one of Commit and Cancel takes effect; later calls of either are
 // no-ops, so `defer g.Cancel()` after a Reserve is always safe. Both are
-// safe for concurrent use, and both are no-ops on a nil *Grant.
+// safe for concurrent use, and both are no-ops on a nil *Grant and on the
+// zero Grant, which holds nothing.
 type Grant struct {
 	n     int
 	owner grantOwner // nil if the grant was committed when it was made

@@ -91,3 +91,16 @@ func impls(t *testing.T, clk ratelimit.Clock, n int, per time.Duration) map[stri
 
 // runtimeProcs reports GOMAXPROCS.
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// allocBytes reports the bytes f allocates, averaged over 1000 runs.
+func allocBytes(f func()) uint64 {
+	const runs = 1000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / runs
+}

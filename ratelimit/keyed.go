@@ -18,6 +18,11 @@ type tryAcquirer interface {
 	TryAcquire(n int) bool
 }
 
+// stater is implemented by limiters that report their state (Window).
+type stater interface {
+	State() (remaining int, reset time.Duration)
+}
+
 // Keyed keeps one limiter per key, such as one Window per host, created on
 // first use by the function given to NewKeyed.
 //
@@ -33,8 +38,8 @@ type tryAcquirer interface {
 // Keyed reads the time for IdleAt from its own Clock (WithClock); give it
 // the clock its limiters use.
 //
-// Keyed is safe for concurrent use. The zero value is not usable; call
-// NewKeyed.
+// Keyed is safe for concurrent use. The zero value is not usable (it has
+// no way to make limiters); call NewKeyed.
 type Keyed struct {
 	newLimiter func(key string) (Limiter, error)
 	clock      Clock
@@ -61,6 +66,9 @@ func NewKeyed(newLimiter func(key string) (Limiter, error), opts ...Option) (*Ke
 	}
 	if cfg.burstSet {
 		err = joinErr(err, invalidf(callOp("NewKeyed(WithBurst", cfg.burst)+")", "WithBurst applies to NewBucket only"))
+	}
+	if cfg.gran != 0 {
+		err = joinErr(err, invalidf("NewKeyed(WithGranularity("+cfg.gran.String()+"))", "WithGranularity applies to NewWindow only"))
 	}
 	if err != nil {
 		return nil, err
@@ -109,6 +117,22 @@ func (k *Keyed) TryAcquire(key string, n int) bool {
 	defer k.put(e)
 	t, ok := e.lim.(tryAcquirer)
 	return ok && t.TryAcquire(n)
+}
+
+// State calls State on key's limiter (see Window.State), creating it if
+// needed, so that a caller can report what TryAcquire left. ok is false if
+// the limiter cannot be created or has no State method.
+func (k *Keyed) State(key string) (remaining int, reset time.Duration, ok bool) {
+	e, err := k.get(key)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer k.put(e)
+	if s, ok := e.lim.(stater); ok {
+		remaining, reset = s.State()
+		return remaining, reset, true
+	}
+	return 0, 0, false
 }
 
 // Len reports how many keys have an entry, idle ones not yet swept

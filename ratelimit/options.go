@@ -25,7 +25,8 @@ type realClock = clock.Real
 
 // Option configures NewWindow, NewBucket or NewKeyed. The set is closed:
 // only the With... functions of this package make Options. An Option that
-// does not apply to a constructor is an error there, not silently ignored.
+// does not apply to a constructor is an error there, not silently ignored,
+// and so is the zero Option, nil.
 type Option interface {
 	apply(*config) error
 }
@@ -35,6 +36,7 @@ type config struct {
 	clock    Clock
 	burst    int
 	burstSet bool
+	gran     time.Duration // 0: exact stamps
 }
 
 // optionFunc adapts a function to Option.
@@ -69,6 +71,36 @@ func WithBurst(n int) Option {
 		cfg.burst, cfg.burstSet = n, true
 		return nil
 	})
+}
+
+// WithGranularity makes a Window round the time of each grant up to a
+// multiple of d (counted from the Window's creation), so that its ring
+// holds at most about per/d+1 entries, however large n is: worth it for a
+// large n, where the ring would otherwise hold up to n stamps of 16 bytes.
+// The limit stays strict, at most n units in any window of length per:
+// counting a unit as used later than it was only delays its expiry, by
+// less than d, so a caller may wait up to d longer than with exact stamps.
+// d must be positive and at most per. Left out, stamps are exact. NewWindow
+// only; the other constructors report it as an error.
+func WithGranularity(d time.Duration) Option {
+	return optionFunc(func(cfg *config) error {
+		if d <= 0 {
+			return invalidf("WithGranularity("+d.String()+")", "the granularity must be positive")
+		}
+		cfg.gran = d
+		return nil
+	})
+}
+
+// since returns the time elapsed on c since t. On the wall clock it is
+// time.Since, which reads only the monotonic clock: about half the cost of
+// c.Now().Sub(t), which reads the wall clock too (a TryAcquire is mostly
+// this read). t must come from c.
+func since(c Clock, t time.Time) time.Duration {
+	if _, ok := c.(realClock); ok {
+		return time.Since(t)
+	}
+	return c.Now().Sub(t)
 }
 
 // buildConfig applies opts over the defaults and reports every bad option

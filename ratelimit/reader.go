@@ -57,7 +57,9 @@ func pay(ctx context.Context, limiters []Limiter, n int) error {
 // wrapping ctx.Err() without reading. Units already acquired from earlier
 // limiters when a later one fails are spent.
 //
-// A Reader is not safe for concurrent use, as most io.Readers are not.
+// A Reader is not safe for concurrent use, as most io.Readers are not. The
+// zero Reader has no context: every Read fails, reading nothing, with an
+// error wrapping ErrNilContext. Create one with NewReader.
 type Reader struct {
 	ctx      context.Context
 	r        io.Reader
@@ -106,7 +108,9 @@ func (r *Reader) Read(p []byte) (int, error) {
 // deadline error); units already acquired from earlier limiters for the
 // unwritten chunk are spent.
 //
-// A Writer is not safe for concurrent use, as most io.Writers are not.
+// A Writer is not safe for concurrent use, as most io.Writers are not. The
+// zero Writer has no context: every Write fails, writing nothing, with an
+// error wrapping ErrNilContext. Create one with NewWriter.
 type Writer struct {
 	ctx      context.Context
 	w        io.Writer

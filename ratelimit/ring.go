@@ -8,57 +8,41 @@ type entry struct {
 }
 
 // ring is a FIFO of entries in nondecreasing order of at, held in a
-// circular buffer. It starts small and doubles up to max entries, which a
-// Window never exceeds: every live entry holds at least one unit and the
-// live units sum to at most n. Once grown it never allocates again, so the
-// steady state of a Window allocates nothing.
+// circular buffer whose length is a power of two, so that wrapping around
+// is a mask rather than a branch or a division on the hot path. It starts
+// small and doubles while it is full, and it never holds more than max
+// entries, which a Window never exceeds (see maxEntries). Once grown it
+// never allocates again, so the steady state of a Window allocates
+// nothing.
 type ring struct {
-	buf  []entry
-	head int // index of the oldest entry
-	size int // number of entries
-	max  int // capacity limit
+	buf  []entry // len(buf) is a power of two
+	head int     // index of the oldest entry
+	size int     // number of entries
+	max  int     // the most entries the ring may hold
 }
 
-// initialRing is the capacity a ring starts with (or max, if smaller):
-// enough for the common quotas without growing, small enough that a Keyed
-// table of thousands of Windows with large n stays cheap.
-const initialRing = 64
+// initialRing is the capacity a ring starts with (or less, if max is
+// smaller). A crawl keeps one Window per host, most of them holding a
+// stamp or two, so a fresh Window stays small; a busy one doubles its ring
+// a few times (a few copies of a few entries) and then stays put.
+const initialRing = 2
 
 func newRing(max int) ring {
 	return ring{buf: make([]entry, min(max, initialRing)), max: max}
 }
 
-// The accessors below do the wrap-around by subtraction rather than
-// modulo: the capacity need not be a power of two (it stops at max), and a
-// compare is cheaper than a division on the hot path.
-
 // oldest returns the oldest entry; the ring must not be empty.
 func (r *ring) oldest() entry { return r.buf[r.head] }
 
 // at returns the i-th oldest entry.
-func (r *ring) at(i int) entry {
-	i += r.head
-	if i >= len(r.buf) {
-		i -= len(r.buf)
-	}
-	return r.buf[i]
-}
+func (r *ring) at(i int) entry { return *r.ptr(i) }
 
 // newest returns a pointer to the newest entry; the ring must not be empty.
-func (r *ring) newest() *entry {
-	i := r.head + r.size - 1
-	if i >= len(r.buf) {
-		i -= len(r.buf)
-	}
-	return &r.buf[i]
-}
+func (r *ring) newest() *entry { return r.ptr(r.size - 1) }
 
 // pop drops the oldest entry.
 func (r *ring) pop() {
-	r.head++
-	if r.head == len(r.buf) {
-		r.head = 0
-	}
+	r.head = (r.head + 1) & (len(r.buf) - 1)
 	r.size--
 }
 
@@ -77,11 +61,7 @@ func (r *ring) push(e entry) {
 	if r.size == len(r.buf) {
 		r.grow()
 	}
-	i := r.head + r.size
-	if i >= len(r.buf) {
-		i -= len(r.buf)
-	}
-	r.buf[i] = e
+	*r.ptr(r.size) = e
 	r.size++
 }
 
@@ -111,22 +91,16 @@ func (r *ring) remove(at int64, units int) bool {
 }
 
 // ptr returns a pointer to the i-th oldest entry.
-func (r *ring) ptr(i int) *entry {
-	i += r.head
-	if i >= len(r.buf) {
-		i -= len(r.buf)
-	}
-	return &r.buf[i]
-}
+func (r *ring) ptr(i int) *entry { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
 
-// grow doubles the buffer, up to max, keeping the order. Pushing into a
-// full ring of max entries would break the Window's invariant, so it
-// panics: that is a bug in this package, not a misuse.
+// grow doubles the buffer, keeping the order. Growing a ring that holds
+// max entries would break the Window's invariant, so it panics: that is a
+// bug in this package, not a misuse.
 func (r *ring) grow() {
-	if len(r.buf) >= r.max {
+	if r.size >= r.max {
 		panic("ratelimit: window ring overflow")
 	}
-	buf := make([]entry, min(2*len(r.buf), r.max))
+	buf := make([]entry, 2*len(r.buf))
 	for i := 0; i < r.size; i++ {
 		buf[i] = r.at(i)
 	}

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"container/list"
 	"context"
 	"math"
 	"time"
@@ -13,8 +12,10 @@ import (
 // window boundary. Use it when overshooting a published quota is an error.
 //
 // It keeps a ring of recent grants (their time and units), so it forgets a
-// grant exactly per after it was stamped; the ring holds at most n entries
-// and does not allocate once grown. Its state is computed from its Clock
+// grant exactly per after it was stamped. The ring starts with room for two
+// stamps and doubles as needed, up to n entries (fewer with
+// WithGranularity), so a Window that is mostly idle costs little; once
+// grown it does not allocate again. Its state is computed from its Clock
 // when someone asks; it starts no goroutine.
 //
 // Units taken with Reserve are pending: they occupy capacity from the
@@ -23,18 +24,20 @@ import (
 // the grant) or Grant.Cancel gives them back. Waiters blocked behind pending
 // units are woken by the Commit or Cancel; nothing polls.
 //
-// Waiters are served first in, first out. A cancelled wait returns an error
-// wrapping ctx.Err() and leaves the Window as if it had never been called.
-// Times are kept as monotonic offsets from the Window's creation, and a
-// clock that steps backwards is treated as standing still, so the promise
-// holds whatever the wall clock does.
+// Waiters are served by priority (the context's, see semaphore.WithPriority),
+// then first in, first out. A cancelled wait returns an error wrapping
+// ctx.Err() and leaves the Window as if it had never been called. Times are
+// kept as monotonic offsets from the Window's creation, and a clock that
+// steps backwards is treated as standing still, so the promise holds
+// whatever the wall clock does.
 //
-// A Window is safe for concurrent use. The zero value is not usable; call
-// NewWindow.
+// A Window is safe for concurrent use. The zero value is not usable (it has
+// no clock and grants nothing); call NewWindow.
 type Window struct {
 	q    fifo      // the waiters; q.mu guards every field below
 	n    int       // units per window
 	per  int64     // window length, in nanoseconds
+	gran int64     // stamps are rounded up to a multiple of it (1: exact)
 	base time.Time // offsets are measured from here
 
 	last    int64 // latest offset seen: time never runs backwards here
@@ -47,8 +50,9 @@ type Window struct {
 
 // NewWindow returns a Window granting at most n units in any window of
 // length per. n and per must be positive; any positive per is honoured, up
-// to the largest time.Duration. The only option that applies is
-// WithClock; anything wrong is reported in one error wrapping ErrInvalid.
+// to the largest time.Duration. The options that apply are WithClock and
+// WithGranularity; anything wrong is reported in one error wrapping
+// ErrInvalid.
 func NewWindow(n int, per time.Duration, opts ...Option) (*Window, error) {
 	cfg, err := buildConfig(opts)
 	if n <= 0 {
@@ -60,16 +64,33 @@ func NewWindow(n int, per time.Duration, opts ...Option) (*Window, error) {
 	if cfg.burstSet {
 		err = joinErr(err, invalidf(callOp("NewWindow(WithBurst", cfg.burst)+")", "WithBurst applies to NewBucket only"))
 	}
+	if cfg.gran > per && per > 0 {
+		err = joinErr(err, invalidf("NewWindow(per="+per.String()+", WithGranularity("+cfg.gran.String()+"))", "the granularity must not exceed per"))
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &Window{
-		q:      fifo{clock: cfg.clock},
-		n:      n,
-		per:    int64(per),
-		base:   cfg.clock.Now(),
-		recent: newRing(n),
-	}, nil
+	w := &Window{
+		q:    fifo{clock: cfg.clock},
+		n:    n,
+		per:  int64(per),
+		gran: max(1, int64(cfg.gran)),
+		base: cfg.clock.Now(),
+	}
+	w.q.e = w
+	w.recent = newRing(maxEntries(n, w.per, w.gran))
+	return w, nil
+}
+
+// maxEntries is the most stamps a Window can hold at once. Every live
+// entry holds at least one unit and the live units sum to at most n. With
+// stamps rounded up to multiples of gran, the live ones lie in
+// (now-per, now+gran), which holds at most ceil(per/gran)+1 of them.
+func maxEntries(n int, per, gran int64) int {
+	if gran <= 1 {
+		return n
+	}
+	return int(min(int64(n), per/gran+2)) // ceil(per/gran)+1, without overflow
 }
 
 // Limit reports the Window's n and per.
@@ -81,12 +102,13 @@ func (w *Window) MaxAcquire() int { return w.n }
 // Acquire blocks until n units are granted, counting from now, or ctx ends.
 // Waiters are served in arrival order. It fails at once, without waiting,
 // if ctx is nil (ErrNilContext), n is not positive (ErrInvalid), exceeds
-// MaxAcquire (ErrExceedsLimit), ctx is already done, or ctx's deadline comes before the units could be
-// granted (an error wrapping context.DeadlineExceeded). When ctx ends during
-// the wait it returns an error wrapping ctx.Err() and the Window is left
-// as if Acquire had never been called.
+// MaxAcquire (ErrExceedsLimit), ctx is already done, or ctx's deadline
+// comes before the units could be granted (an error wrapping
+// context.DeadlineExceeded). When ctx ends during the wait it returns an
+// error wrapping ctx.Err() and the Window is left as if Acquire had never
+// been called.
 func (w *Window) Acquire(ctx context.Context, n int) error {
-	return w.acquire(ctx, "Window.Acquire", n, false)
+	return w.q.acquire(ctx, "Window.Acquire", n, w.n, false)
 }
 
 // Reserve is Acquire, but the units are held pending, occupying capacity
@@ -94,44 +116,27 @@ func (w *Window) Acquire(ctx context.Context, n int) error {
 // from the Commit) or cancelled (they are given back). The caller must do
 // one or the other, or the capacity is lost for good.
 func (w *Window) Reserve(ctx context.Context, n int) (*Grant, error) {
-	if err := w.acquire(ctx, "Window.Reserve", n, true); err != nil {
+	if err := w.q.acquire(ctx, "Window.Reserve", n, w.n, true); err != nil {
 		return nil, err
 	}
 	return newGrant(w, n), nil
 }
 
-// acquire is the body of Acquire and Reserve: a fast path when no one is
-// queued and the units fit, else the FIFO wait.
-func (w *Window) acquire(ctx context.Context, call string, n int, hold bool) error {
-	if ctx == nil {
-		return nilCtxError(callOp(call, n))
-	}
-	if err := checkN(call, n, w.n); err != nil {
-		return err
-	}
-	// A done context fails even if the units are free: the cancellation
-	// happened before the call, as in x/sync/semaphore.
-	if err := ctx.Err(); err != nil {
-		return ctxError(call, n, err)
-	}
-	w.q.mu.Lock()
-	if w.q.waiters.Len() == 0 && w.tryTake(n, hold) {
-		w.q.mu.Unlock()
-		return nil
-	}
-	return w.q.wait(ctx, w, call, n, hold)
-}
-
 // TryAcquire takes n units if it can do so at once, and reports whether it
 // did. It fails while anyone is waiting, so it never overtakes a queued
 // caller, and for any n that Acquire would reject.
+//
+// It is the hot path of a Window with capacity free: one uncontended lock,
+// one read of the monotonic clock (see since), and a ring append that does
+// not allocate once the ring has grown.
 func (w *Window) TryAcquire(n int) bool {
 	if n <= 0 || n > w.n {
 		return false
 	}
 	w.q.mu.Lock()
-	defer w.q.mu.Unlock()
-	return w.q.waiters.Len() == 0 && w.tryTake(n, false)
+	ok := w.q.waiters.Len() == 0 && w.tryTake(n, false)
+	w.q.mu.Unlock()
+	return ok
 }
 
 // HasCapacity reports whether TryAcquire(n) would succeed now, without
@@ -140,10 +145,29 @@ func (w *Window) HasCapacity(n int) bool {
 	if n <= 0 || n > w.n {
 		return false
 	}
+	remaining, _ := w.State()
+	return n <= remaining
+}
+
+// State reports what the Window holds now, as the RateLimit header fields
+// of draft-ietf-httpapi-ratelimit-headers describe it: remaining, the
+// units TryAcquire could take at once (0 while anyone waits, since waiters
+// are served first), and reset, how long until the oldest unit counted now
+// leaves the window and frees its capacity (0 if none is counted). Pending
+// units of a Reserve occupy capacity but have no time yet, so they lower
+// remaining and do not set reset.
+func (w *Window) State() (remaining int, reset time.Duration) {
 	w.q.mu.Lock()
 	defer w.q.mu.Unlock()
-	w.expire(w.now())
-	return w.q.waiters.Len() == 0 && w.used+w.pending+n <= w.n
+	now := w.now()
+	w.expire(now)
+	if w.q.waiters.Len() == 0 {
+		remaining = w.n - w.used - w.pending
+	}
+	if w.recent.size > 0 {
+		reset = time.Duration(w.expiry(w.recent.oldest().at) - now)
+	}
+	return remaining, reset
 }
 
 // IdleAt reports whether the Window is indistinguishable from a new one at
@@ -172,7 +196,7 @@ func (w *Window) expiry(at int64) int64 {
 // now returns the clock's time as an offset from base, never earlier than
 // one already seen. Called with q.mu held.
 func (w *Window) now() int64 {
-	off := int64(w.q.clock.Now().Sub(w.base))
+	off := int64(since(w.q.clock, w.base))
 	if off < w.last {
 		return w.last // the clock stepped back: stand still instead
 	}
@@ -184,12 +208,8 @@ func (w *Window) now() int64 {
 // at t counts in windows [s, s+per) that contain t, so it stops counting
 // at t+per. Called with q.mu held.
 func (w *Window) expire(now int64) {
-	for w.recent.size > 0 {
-		e := w.recent.oldest()
-		if w.expiry(e.at) > now {
-			return
-		}
-		w.used -= e.units
+	for w.recent.size > 0 && w.expiry(w.recent.oldest().at) <= now {
+		w.used -= w.recent.oldest().units
 		w.recent.pop()
 	}
 }
@@ -211,13 +231,25 @@ func (w *Window) tryTake(k int, hold bool) bool {
 	return true
 }
 
-// stamp counts k units from now. Called with q.mu held.
-func (w *Window) stamp(now int64, k int) {
-	w.recent.push(entry{at: now, units: k})
+// stamp counts k units from now, rounded up to the granularity, and
+// returns the stamp. Called with q.mu held.
+func (w *Window) stamp(now int64, k int) int64 {
+	at := w.round(now)
+	w.recent.push(entry{at: at, units: k})
 	w.used += k
 	if w.onStamp != nil {
-		w.onStamp(now, k)
+		w.onStamp(at, k)
 	}
+	return at
+}
+
+// round rounds now up to the granularity: counting units as used later
+// than they were only delays their expiry, so the limit stays strict.
+func (w *Window) round(now int64) int64 {
+	if w.gran > 1 {
+		return (now + w.gran - 1) / w.gran * w.gran
+	}
+	return now
 }
 
 // waitFor implements engine: the instant when enough of the oldest grants
@@ -242,9 +274,10 @@ func (w *Window) waitFor(need int) (time.Time, bool) {
 }
 
 // estimate implements engine by playing the queue forward: the live
-// grants, the pending units stamped now, then each waiter ahead of elem and
-// finally k, each served at the earliest time its units fit.
-func (w *Window) estimate(elem *list.Element, k int) time.Duration {
+// grants, the pending units stamped now, then each waiter ahead of wt and
+// finally k, each served at the earliest time its units fit. (It ignores
+// the granularity, so it can only come out short: it is a lower bound.)
+func (w *Window) estimate(wt *waiter, k int) time.Duration {
 	now := w.now()
 	w.expire(now)
 	sim := make([]entry, 0, w.recent.size+w.q.waiters.Len()+2)
@@ -265,8 +298,8 @@ func (w *Window) estimate(elem *list.Element, k int) time.Duration {
 		sim = append(sim, entry{at: t, units: k})
 		used += k
 	}
-	for e := w.q.waiters.Front(); e != nil && e != elem; e = e.Next() {
-		serve(e.Value.(*waiter).n)
+	for x := w.q.waiters.Front(); x != nil && x != wt; x = x.Next() {
+		serve(x.Val.n)
 	}
 	serve(k)
 	return time.Duration(t - now)
@@ -282,11 +315,10 @@ func (w *Window) commitGrant(g *Grant) {
 	now := w.now()
 	w.expire(now)
 	w.pending -= g.n
-	w.stamp(now, g.n)
-	g.at, g.stamped = now, true
+	g.at, g.stamped = w.stamp(now, g.n), true
 	// The units now expire at now+per, where as pending they never would:
 	// the front waiter may be able to set a timer, or an earlier one.
-	w.q.wakeFront()
+	w.q.waiters.WakeFront()
 }
 
 // restampGrant moves g's units from their stamp to now, if they still
@@ -299,12 +331,13 @@ func (w *Window) restampGrant(g *Grant) {
 	defer w.q.mu.Unlock()
 	now := w.now()
 	w.expire(now)
-	if !g.stamped || g.at >= now || w.expiry(g.at) <= now {
+	at := w.round(now)
+	if !g.stamped || g.at >= at || w.expiry(g.at) <= now {
 		return // a Commit in flight, already now, or no longer counting
 	}
 	if w.recent.remove(g.at, g.n) {
-		w.recent.push(entry{at: now, units: g.n})
-		g.at = now
+		w.recent.push(entry{at: at, units: g.n})
+		g.at = at
 	}
 }
 
@@ -313,5 +346,5 @@ func (w *Window) cancelGrant(n int) {
 	w.q.mu.Lock()
 	defer w.q.mu.Unlock()
 	w.pending -= n
-	w.q.wakeFront()
+	w.q.waiters.WakeFront()
 }

@@ -17,7 +17,10 @@
 //     cannot keep overtaking a large one of the same or higher priority.
 //   - Quotas never stall others: a Throttler waiter that would fit in the
 //     free capacity but is held back only by its own consumer quota is
-//     skipped, and the waiters behind it are served.
+//     skipped, and the waiters behind it are served. With
+//     WithRejectOnQuota a caller held back by its own quota does not wait
+//     at all: it fails at once with a *QuotaError (ErrQuota), which says
+//     which quota refused.
 //   - Bounded waiting: a request that can never be granted (n above the
 //     capacity or above the caller's quota) fails at once with
 //     ErrExceedsCapacity, and with WithQueueLimit a caller that would wait

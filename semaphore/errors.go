@@ -3,6 +3,7 @@ package semaphore
 import (
 	"errors"
 	"fmt"
+
 	"github.com/go-throttle/throttle/internal/admit"
 )
 
@@ -16,7 +17,8 @@ var (
 
 	// ErrQueueFull reports that the caller would have had to wait while the
 	// queue limit (WithQueueLimit) was already reached. It is returned at
-	// once; nothing was taken.
+	// once; nothing was taken. (It is the value internal/admit returns too,
+	// for the queue limit the root package still shares across its waits.)
 	ErrQueueFull = admit.ErrQueueFull
 
 	// ErrExceedsCapacity reports a request for more units than could ever be
@@ -27,15 +29,11 @@ var (
 
 	// ErrQuota reports that the caller is held back by its own quota
 	// (WithConsumerShare or WithPriorityShare) rather than by a lack of
-	// free capacity. Throttler.TryAcquireErr returns it; Acquire returns it
-	// joined with ErrQueueFull when such a caller finds the queue full.
+	// free capacity. Every such error is a *QuotaError, whose message and
+	// Consumer field say which quota refused. Acquire returns one under
+	// WithRejectOnQuota, and joined with ErrQueueFull when a caller that
+	// would wait for its quota finds the queue full.
 	ErrQuota = errors.New("semaphore: quota exceeded")
-
-	// ErrConsumerQuota and ErrPriorityQuota say which quota held the caller
-	// back: its consumer's share (WithConsumerShare) or its priority's
-	// share (WithPriorityShare). Both wrap ErrQuota.
-	ErrConsumerQuota = fmt.Errorf("%w: consumer share", ErrQuota)
-	ErrPriorityQuota = fmt.Errorf("%w: priority share", ErrQuota)
 
 	// ErrNilContext reports a call made with a nil context (net/http's
 	// "nil Context"). It is returned at once; nothing was taken. It wraps
@@ -43,12 +41,36 @@ var (
 	ErrNilContext = fmt.Errorf("%w: nil Context", ErrInvalid)
 )
 
-// errQueueFullConsumer and errQueueFullPriority are ErrQueueFull for a
-// caller that had to wait because of its own quota, naming the quota.
-// Built once so that rejecting under overload allocates nothing.
+// QuotaError is the error of a caller held back by its own quota: the
+// share of its consumer (WithConsumerShare) if Consumer is set, else the
+// share of its priority (WithPriorityShare). It wraps ErrQuota, which is
+// what callers match; errors.As tells the two quotas apart where that
+// matters (the middleware package answers with a different reason). The
+// zero value reports the priority share.
+type QuotaError struct {
+	Consumer bool // the consumer's share refused; false: a priority share
+}
+
+// Error returns "semaphore: quota exceeded: consumer share" or
+// "semaphore: quota exceeded: priority share".
+func (e *QuotaError) Error() string {
+	if e.Consumer {
+		return ErrQuota.Error() + ": consumer share"
+	}
+	return ErrQuota.Error() + ": priority share"
+}
+
+// Unwrap makes errors.Is(err, ErrQuota) true.
+func (e *QuotaError) Unwrap() error { return ErrQuota }
+
+// The quota errors, alone and joined with ErrQueueFull for a caller that
+// would wait because of its own quota. Built once so that rejecting under
+// overload allocates nothing.
 var (
-	errQueueFullConsumer = fmt.Errorf("%w: %w", ErrQueueFull, ErrConsumerQuota)
-	errQueueFullPriority = fmt.Errorf("%w: %w", ErrQueueFull, ErrPriorityQuota)
+	errConsumerQuota     error = &QuotaError{Consumer: true}
+	errPriorityQuota     error = &QuotaError{}
+	errQueueFullConsumer       = fmt.Errorf("%w: %w", ErrQueueFull, errConsumerQuota)
+	errQueueFullPriority       = fmt.Errorf("%w: %w", ErrQueueFull, errPriorityQuota)
 )
 
 // invalidError is an ErrInvalid whose message names the argument and its

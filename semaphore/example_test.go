@@ -34,10 +34,10 @@ func ExampleWeighted() {
 	// Output: [0 1 4 9 16 25 36 49 64 81] 0
 }
 
-// A Throttler caps each consumer at a share of the capacity, and says why
-// a try failed.
+// A Throttler caps each consumer at a share of the capacity and, with
+// WithRejectOnQuota, says at once when a caller's own quota refuses it.
 func ExampleThrottler() {
-	th, err := semaphore.NewThrottler(10, semaphore.WithConsumerShare(0.5))
+	th, err := semaphore.NewThrottler(10, semaphore.WithConsumerShare(0.5), semaphore.WithRejectOnQuota())
 	if err != nil {
 		panic(err)
 	}
@@ -46,7 +46,7 @@ func ExampleThrottler() {
 
 	p, _ := th.Acquire(alice, 5)
 	defer p.Release()
-	_, err = th.TryAcquireErr(alice, 1)
+	_, err = th.Acquire(alice, 1)
 	fmt.Println("alice:", errors.Is(err, semaphore.ErrQuota))
 	q, err := th.Acquire(bob, 5)
 	fmt.Println("bob:", err, q.N())

@@ -13,7 +13,8 @@ import (
 // and a key that comes back later starts afresh.
 //
 // Keys are independent: waiting on one never holds up another. A Keyed is
-// safe for concurrent use. Create one with NewKeyed.
+// safe for concurrent use. The zero value is not usable (it has no
+// capacityFor and no table); create one with NewKeyed.
 type Keyed struct {
 	capacityFor func(key string) int64
 	cfg         config
@@ -62,27 +63,22 @@ func (k *Keyed) Acquire(ctx context.Context, key string, n int64) (KeyedPermit, 
 	return KeyedPermit{Permit: p, k: k, key: key, e: e}, nil
 }
 
-// TryAcquire is Throttler.TryAcquire on the Throttler of key.
+// TryAcquire is Throttler.TryAcquire on the Throttler of key. A failed
+// try leaves no entry behind.
 func (k *Keyed) TryAcquire(ctx context.Context, key string, n int64) (KeyedPermit, bool) {
-	p, err := k.TryAcquireErr(ctx, key, n)
-	return p, err == nil
-}
-
-// TryAcquireErr is Throttler.TryAcquireErr on the Throttler of key.
-func (k *Keyed) TryAcquireErr(ctx context.Context, key string, n int64) (KeyedPermit, error) {
 	if ctx == nil { // before the entry is made
-		return KeyedPermit{}, nilCtxErr("Keyed.TryAcquireErr", n)
+		return KeyedPermit{}, false
 	}
 	e, err := k.ref(key)
 	if err != nil {
-		return KeyedPermit{}, err
+		return KeyedPermit{}, false
 	}
-	p, err := e.t.TryAcquireErr(ctx, n)
-	if err != nil {
+	p, ok := e.t.TryAcquire(ctx, n)
+	if !ok {
 		k.unref(key, e)
-		return KeyedPermit{}, err
+		return KeyedPermit{}, false
 	}
-	return KeyedPermit{Permit: p, k: k, key: key, e: e}, nil
+	return KeyedPermit{Permit: p, k: k, key: key, e: e}, true
 }
 
 // Len returns the number of keys in use: with a permit held or a caller

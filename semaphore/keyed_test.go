@@ -98,11 +98,11 @@ func TestKeyedNegativeCapacity(t *testing.T) {
 }
 
 func TestKeyedSharedOptions(t *testing.T) {
-	k := newKeyed(t, func(string) int64 { return 4 }, semaphore.WithConsumerShare(0.5))
+	k := newKeyed(t, func(string) int64 { return 4 }, semaphore.WithConsumerShare(0.5), semaphore.WithRejectOnQuota())
 	a := consumerCtx("a")
 	p, err := k.Acquire(a, "h", 2)
 	noErr(t, err)
-	_, err = k.TryAcquireErr(a, "h", 1)
+	_, err = k.Acquire(a, "h", 1)
 	isErr(t, err, semaphore.ErrQuota)
 	p.Release()
 	equal(t, 0, k.Len())

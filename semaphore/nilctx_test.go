@@ -28,35 +28,9 @@ func TestNilContext(t *testing.T) {
 			_, err := s.Acquire(nilCtx, 1)
 			return s.Held, err
 		}},
-		{"Throttler.TryAcquireErr", func(t *testing.T) (func() int64, error) {
-			s := newThrottler(t, 2)
-			_, err := s.TryAcquireErr(nilCtx, 1)
-			return s.Held, err
-		}},
-		{"Throttler.TryAcquire", func(t *testing.T) (func() int64, error) {
-			s := newThrottler(t, 2)
-			if _, ok := s.TryAcquire(nilCtx, 1); ok {
-				return s.Held, errors.New("TryAcquire(nil ctx) succeeded")
-			}
-			_, err := s.TryAcquireErr(nilCtx, 1)
-			return s.Held, err
-		}},
 		{"Keyed.Acquire", func(t *testing.T) (func() int64, error) {
 			k := newKeyed(t, func(string) int64 { return 2 })
 			_, err := k.Acquire(nilCtx, "k", 1)
-			return keyedLen(k), err
-		}},
-		{"Keyed.TryAcquireErr", func(t *testing.T) (func() int64, error) {
-			k := newKeyed(t, func(string) int64 { return 2 })
-			_, err := k.TryAcquireErr(nilCtx, "k", 1)
-			return keyedLen(k), err
-		}},
-		{"Keyed.TryAcquire", func(t *testing.T) (func() int64, error) {
-			k := newKeyed(t, func(string) int64 { return 2 })
-			if _, ok := k.TryAcquire(nilCtx, "k", 1); ok {
-				return keyedLen(k), errors.New("TryAcquire(nil ctx) succeeded")
-			}
-			_, err := k.TryAcquireErr(nilCtx, "k", 1)
 			return keyedLen(k), err
 		}},
 	}
@@ -83,6 +57,20 @@ func TestNilContext(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNilContextTry: a try with a nil context fails, never panics, and
+// takes nothing (it has no error to return since TryAcquireErr went).
+func TestNilContextTry(t *testing.T) {
+	var nilCtx context.Context
+	th := newThrottler(t, 2)
+	_, ok := th.TryAcquire(nilCtx, 1)
+	isTrue(t, !ok, "Throttler.TryAcquire(nil ctx) succeeded")
+	equal(t, int64(0), th.Held())
+	k := newKeyed(t, func(string) int64 { return 2 })
+	_, ok = k.TryAcquire(nilCtx, "k", 1)
+	isTrue(t, !ok, "Keyed.TryAcquire(nil ctx) succeeded")
+	equal(t, 0, k.Len())
 }
 
 // TestNilContextFrom: the accessors read a nil context as one that

@@ -8,7 +8,8 @@ import (
 // Option configures a Weighted, Throttler or Keyed. The set is closed: the
 // With... functions below are the only options. Each checks its own
 // arguments when the constructor applies it, and the constructor reports
-// every bad option at once (errors.Join), each wrapping ErrInvalid.
+// every bad option at once (errors.Join), each wrapping ErrInvalid. The
+// zero Option, nil, is such an error.
 type Option interface {
 	apply(*config) error
 }
@@ -17,6 +18,7 @@ type Option interface {
 // limit and no quotas.
 type config struct {
 	queueLimit    int // < 0: unbounded
+	rejectQuota   bool
 	consumerShare float64
 	shares        map[Priority]float64
 }
@@ -35,8 +37,8 @@ func buildConfig(opts []Option, forThrottler bool) (config, error) {
 			errs = append(errs, err)
 		}
 	}
-	if !forThrottler && (c.consumerShare != 0 || len(c.shares) != 0) {
-		errs = append(errs, invalidf("WithConsumerShare and WithPriorityShare apply to Throttler and Keyed only, not Weighted"))
+	if !forThrottler && (c.consumerShare != 0 || len(c.shares) != 0 || c.rejectQuota) {
+		errs = append(errs, invalidf("WithConsumerShare, WithPriorityShare and WithRejectOnQuota apply to Throttler and Keyed only, not Weighted"))
 	}
 	return c, errors.Join(errs...)
 }
@@ -99,6 +101,24 @@ func (o priorityShareOption) apply(c *config) error {
 		c.shares = make(map[Priority]float64)
 	}
 	c.shares[o.p] = o.f
+	return nil
+}
+
+// rejectOnQuotaOption is WithRejectOnQuota.
+type rejectOnQuotaOption struct{}
+
+// WithRejectOnQuota makes a caller that would fit in the free capacity but
+// is held back by its own quota (its consumer share or a priority share)
+// fail at once, with a *QuotaError wrapping ErrQuota, instead of waiting
+// until its quota has room: aio-throttle's policy, which the middleware
+// package uses so that a client over its quota backs off rather than
+// holding a place in the queue. A caller that must wait for capacity still
+// waits (within WithQueueLimit), and once waiting it is served when its
+// quota has room. Throttler and Keyed only; left out, such callers wait.
+func WithRejectOnQuota() Option { return rejectOnQuotaOption{} }
+
+func (rejectOnQuotaOption) apply(c *config) error {
+	c.rejectQuota = true
 	return nil
 }
 

@@ -3,29 +3,44 @@ package semaphore
 import (
 	"context"
 	"fmt"
-	"github.com/go-throttle/throttle/internal/admit"
 	"sync"
+	"time"
+
+	"github.com/go-throttle/throttle/internal/waitq"
 )
+
+// request is what a queued caller asks for: n units, counted against the
+// quota of consumer c (nil when not tracked). Its priority is the
+// waiter's.
+type request struct {
+	n int64
+	c *consumer
+}
+
+// waiter is one blocked Acquire.
+type waiter = waitq.Waiter[request]
 
 // sem is the semaphore behind Weighted and Throttler: capacity, the units
 // held, the wait queue and, for a Throttler, the quotas. Every method whose
-// name does not start with acquire, try or release needs mu held.
+// name does not start with acquire, enter, try or release needs mu held;
+// so do Look and Abandon, which waitq.Wait calls.
 //
-// Invariant, kept by running pass after every change that could let a
-// waiter in (a release, a waiter leaving): at rest, pass would grant
+// Invariant, kept by running Serve after every change that could let a
+// waiter in (a release, a waiter leaving): at rest, Serve would grant
 // nobody. So a newcomer can tell whether it would be served at once by
 // looking only at the waiters ahead of it (see admit).
 type sem struct {
-	mu         sync.Mutex
-	size       int64
-	cur        int64
-	queueLimit int // < 0: unbounded
-	q          waitQueue
-	quota      *quotas // nil: no quotas (a Weighted)
-	epoch      uint64  // number of the current or last grant pass
+	mu          sync.Mutex
+	size        int64
+	cur         int64
+	queueLimit  int  // < 0: unbounded
+	rejectQuota bool // WithRejectOnQuota
+	q           waitq.Queue[request]
+	quota       *quotas // nil: no quotas (a Weighted)
+	epoch       uint64  // number of the current or last grant pass
 }
 
-// verdict is what a grant pass decides for one waiter.
+// verdict is what a grant pass decides for one request.
 type verdict uint8
 
 const (
@@ -74,18 +89,12 @@ func (s *sem) decide(n int64, prio Priority, c *consumer, epoch uint64) verdict 
 // first waiter is stuck on capacity, that is one step.
 func (s *sem) admit(n int64, prio Priority, c *consumer) verdict {
 	s.epoch++
-	for i := range s.q.levels {
-		l := &s.q.levels[i]
-		if l.prio < prio {
-			break
-		}
-		for w := l.head; w != nil; w = w.next {
-			if s.decide(w.n, w.prio, w.c, s.epoch) != skipConsumer {
-				// Capacity or a share stops the pass ahead of us. (A
-				// grant here would break the invariant; waiting is the
-				// safe answer then too.)
-				return stopCapacity
-			}
+	for w := s.q.Front(); w != nil && Priority(w.Prio()) >= prio; w = w.Next() {
+		if s.decide(w.Val.n, Priority(w.Prio()), w.Val.c, s.epoch) != skipConsumer {
+			// Capacity or a share stops the pass ahead of us. (A grant
+			// here would break the invariant; waiting is the safe
+			// answer then too.)
+			return stopCapacity
 		}
 	}
 	return s.decide(n, prio, c, s.epoch)
@@ -105,37 +114,56 @@ func (s *sem) giveBack(n int64, prio Priority, c *consumer) {
 	s.quota.tidy(c)
 }
 
-// pass grants, in queue order, every waiter that can be granted now, and
-// stops at the first that must hold up those behind it (see decide).
-func (s *sem) pass() {
-	if s.q.len == 0 {
+// Serve implements waitq.Owner: it grants, in queue order, every waiter
+// that can be granted now, and stops at the first that must hold up those
+// behind it (see decide).
+func (s *sem) Serve() {
+	if s.q.Len() == 0 {
 		return
 	}
 	s.epoch++
-	unlinked := false
-	defer func() {
-		if unlinked {
-			s.q.compact()
+	s.q.Serve(s.serveOne)
+}
+
+// serveOne is Serve's verdict on w; it takes the units of a waiter it
+// grants.
+func (s *sem) serveOne(w *waiter) waitq.Verdict {
+	r, prio := w.Val, Priority(w.Prio())
+	switch s.decide(r.n, prio, r.c, s.epoch) {
+	case grant:
+		if r.c != nil {
+			r.c.waiting--
 		}
-	}()
-	for i := range s.q.levels {
-		for w := s.q.levels[i].head; w != nil; {
-			next := w.next
-			switch s.decide(w.n, w.prio, w.c, s.epoch) {
-			case grant:
-				s.q.unlink(w)
-				unlinked = true
-				if w.c != nil {
-					w.c.waiting--
-				}
-				s.take(w.n, w.prio, w.c)
-				close(w.ready)
-			case stopShare, stopCapacity:
-				return
-			}
-			w = next
+		s.take(r.n, prio, r.c)
+		return waitq.Grant
+	case skipConsumer:
+		return waitq.Skip
+	}
+	return waitq.Stop
+}
+
+// Abandon implements waitq.Owner for a waiter whose context ended: units
+// granted meanwhile are given back as if it had never had them; a waiter
+// still queued leaves. Either may let in the waiters it was holding up.
+func (s *sem) Abandon(w *waiter) {
+	r, prio := w.Val, Priority(w.Prio())
+	if !s.q.Queued(w) { // granted meanwhile
+		s.giveBack(r.n, prio, r.c)
+	} else {
+		s.q.Remove(w)
+		if r.c != nil {
+			r.c.waiting--
+			s.quota.tidy(r.c)
 		}
 	}
+	s.Serve()
+}
+
+// Look implements waitq.Owner. Only a release lets a semaphore waiter in,
+// and it serves the queue, so no waiter is ever woken to look again or
+// watches the clock.
+func (s *sem) Look(context.Context, *waiter) (time.Time, bool, error) {
+	return time.Time{}, false, nil
 }
 
 // check rejects, without blocking, a request that is invalid or could never
@@ -156,112 +184,91 @@ func (s *sem) acquire(ctx context.Context, n int64, prio Priority, name string) 
 	if err := s.check(n, prio, name != ""); err != nil {
 		return err
 	}
-	done := ctx.Done()
-	s.mu.Lock()
+	w, err := s.enter(ctx, n, prio, name)
+	if w == nil {
+		return err // granted (nil) or refused
+	}
+	if waitq.Wait(ctx, &s.mu, w, s, nil) != nil {
+		return ctxErr(ctx, n) // Look never fails, so ctx ended
+	}
+	// Granted. Check ctx again: one that ended as we were granted fails
+	// the call, which then leaves nothing behind (as in x/sync).
 	select {
-	case <-done:
+	case <-ctx.Done():
+		s.release(n, prio, name)
+		return ctxErr(ctx, n)
+	default:
+		return nil
+	}
+}
+
+// enter is the part of acquire that runs under mu: it grants the units at
+// once if it can (nil, nil), refuses the caller (nil, err) or queues it
+// and returns its waiter.
+func (s *sem) enter(ctx context.Context, n int64, prio Priority, name string) (*waiter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-ctx.Done():
 		// As in x/sync: ctx becoming done "happened before" acquiring,
 		// whether before the call or while we waited for the mutex, so
 		// fail even if the units are free.
-		s.mu.Unlock()
-		return ctxErr(ctx, n)
+		return nil, ctxErr(ctx, n)
 	default:
 	}
 	c := s.quota.consumer(name)
 	v := s.admit(n, prio, c)
 	if v == grant {
-		// The fast path: no allocation. ctx cannot have become done
-		// "before" this point (see x/sync), so granting is right.
+		// The fast path: no allocation.
 		s.take(n, prio, c)
-		s.mu.Unlock()
-		return nil
+		return nil, nil
 	}
-	if s.queueLimit >= 0 && s.q.len >= s.queueLimit {
+	if err := s.refuse(v); err != nil {
 		s.quota.tidy(c)
-		s.mu.Unlock()
-		switch v {
-		case skipConsumer:
-			return errQueueFullConsumer
-		case stopShare:
-			return errQueueFullPriority
-		}
-		return ErrQueueFull
+		return nil, err
 	}
-	// The queue shared with other limiters, if ctx carries one (see
-	// internal/admit): it counts only callers that really wait.
-	shared, err := admit.Enter(ctx)
-	if err != nil {
-		s.quota.tidy(c)
-		s.mu.Unlock()
-		return err
-	}
-	defer shared.Leave()
-	w := &waiter{n: n, prio: prio, c: c, ready: make(chan struct{})}
-	s.q.push(w)
 	if c != nil {
 		c.waiting++
 	}
-	s.mu.Unlock()
-
-	select {
-	case <-done:
-		s.mu.Lock()
-		select {
-		case <-w.ready:
-			// Granted after ctx ended: give the units back as if we had
-			// never had them, and let the next waiters in.
-			s.giveBack(n, prio, c)
-		default:
-			// Still queued: leave. If we were holding up the waiters
-			// behind us, they may go now; pass stops at once otherwise.
-			s.q.remove(w)
-			if c != nil {
-				c.waiting--
-				s.quota.tidy(c)
-			}
-		}
-		s.pass()
-		s.mu.Unlock()
-		return ctxErr(ctx, n)
-	case <-w.ready:
-		// Granted. Check done again: a ctx that ended as we were granted
-		// fails the call, which then leaves nothing behind. We check the
-		// channel because we have it and ctx.Err is O(nesting depth).
-		select {
-		case <-done:
-			s.release(n, prio, name)
-			return ctxErr(ctx, n)
-		default:
-		}
-		return nil
-	}
+	return s.q.Push(request{n: n, c: c}, int(prio)), nil
 }
 
-// try is TryAcquire: it takes n units now or returns why it could not:
-// ErrInvalid or ErrExceedsCapacity as acquire; ErrQuota if the caller's own
-// quota holds it back; ErrQueueFull if it would have to wait for capacity
-// (a try never waits, as with WithQueueLimit(0)).
-func (s *sem) try(n int64, prio Priority, name string) error {
-	if err := s.check(n, prio, name != ""); err != nil {
-		return err
+// refuse returns the error of a caller that would have to wait for reason
+// v, or nil if it may wait: a caller held back by its own quota fails with
+// a *QuotaError under WithRejectOnQuota, and any caller fails with
+// ErrQueueFull (naming its quota if that is why it would wait) while the
+// queue limit is reached.
+func (s *sem) refuse(v verdict) error {
+	switch {
+	case s.rejectQuota && v == skipConsumer:
+		return errConsumerQuota
+	case s.rejectQuota && v == stopShare:
+		return errPriorityQuota
+	case s.queueLimit < 0 || s.q.Len() < s.queueLimit:
+		return nil
+	case v == skipConsumer:
+		return errQueueFullConsumer
+	case v == stopShare:
+		return errQueueFullPriority
+	}
+	return ErrQueueFull
+}
+
+// try is TryAcquire: it takes n units now if it can, and reports whether
+// it did; on false nothing is taken.
+func (s *sem) try(n int64, prio Priority, name string) bool {
+	if s.check(n, prio, name != "") != nil {
+		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.quota.consumer(name)
-	switch s.admit(n, prio, c) {
-	case grant:
-		s.take(n, prio, c)
-		return nil
-	case skipConsumer:
+	if s.admit(n, prio, c) != grant {
 		s.quota.tidy(c)
-		return ErrConsumerQuota
-	case stopShare:
-		s.quota.tidy(c)
-		return ErrPriorityQuota
-	default:
-		s.quota.tidy(c)
-		return ErrQueueFull
+		return false
 	}
+	s.take(n, prio, c)
+	return true
 }
 
 // release gives back n units taken at priority prio by the consumer called
@@ -271,16 +278,16 @@ func (s *sem) release(n int64, prio Priority, name string) {
 		return
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.giveBack(n, prio, s.quota.lookup(name))
-	s.pass()
-	s.mu.Unlock()
+	s.Serve()
 }
 
 // waiting returns the number of callers waiting.
 func (s *sem) waiting() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.q.len
+	return s.q.Len()
 }
 
 // held returns the units held.

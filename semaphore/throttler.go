@@ -19,7 +19,9 @@ import "context"
 // queued waiter of quota-blocked consumers, where Weighted looks at the
 // granted ones and one more.
 //
-// A Throttler is safe for concurrent use. Create one with NewThrottler.
+// A Throttler is safe for concurrent use. Create one with NewThrottler; the
+// zero value, like Weighted's, has capacity 0, no quotas and a queue limit
+// of 0, so it grants only requests for 0 units.
 type Throttler struct {
 	s sem
 }
@@ -40,9 +42,10 @@ func NewThrottler(capacity int64, opts ...Option) (*Throttler, error) {
 // newThrottler builds a Throttler from a checked config.
 func newThrottler(capacity int64, cfg config) *Throttler {
 	return &Throttler{s: sem{
-		size:       capacity,
-		queueLimit: cfg.queueLimit,
-		quota:      newQuotas(cfg, capacity),
+		size:        capacity,
+		queueLimit:  cfg.queueLimit,
+		rejectQuota: cfg.rejectQuota,
+		quota:       newQuotas(cfg, capacity),
 	}}
 }
 
@@ -69,29 +72,20 @@ func (t *Throttler) Acquire(ctx context.Context, n int64) (Permit, error) {
 	return Permit{t: t, n: n, prio: prio, consumer: name}, nil
 }
 
-// TryAcquire is TryAcquireErr reporting only whether it succeeded.
+// TryAcquire takes n units for ConsumerFrom(ctx) at PriorityFrom(ctx) if
+// it can without waiting, and reports whether it did; ctx only names the
+// consumer and priority and is not watched. On false nothing is taken: n
+// was negative or could never be granted, ctx was nil, the caller's quota
+// held it back, or it would have had to wait for capacity.
 func (t *Throttler) TryAcquire(ctx context.Context, n int64) (Permit, bool) {
-	p, err := t.TryAcquireErr(ctx, n)
-	return p, err == nil
-}
-
-// TryAcquireErr takes n units for ConsumerFrom(ctx) at PriorityFrom(ctx) if
-// it can without waiting; ctx only names the consumer and priority and is
-// not watched, but must not be nil. On failure nothing is taken and the
-// error says why: ErrNilContext, ErrInvalid or ErrExceedsCapacity as for
-// Acquire; ErrQuota if the
-// caller's own consumer or priority quota holds it back; ErrQueueFull if it
-// would have to wait for capacity (a try never waits, as with
-// WithQueueLimit(0)).
-func (t *Throttler) TryAcquireErr(ctx context.Context, n int64) (Permit, error) {
 	if ctx == nil {
-		return Permit{}, nilCtxErr("Throttler.TryAcquireErr", n)
+		return Permit{}, false
 	}
 	prio, name := PriorityFrom(ctx), ConsumerFrom(ctx)
-	if err := t.s.try(n, prio, name); err != nil {
-		return Permit{}, err
+	if !t.s.try(n, prio, name) {
+		return Permit{}, false
 	}
-	return Permit{t: t, n: n, prio: prio, consumer: name}, nil
+	return Permit{t: t, n: n, prio: prio, consumer: name}, true
 }
 
 // Waiting returns the number of callers waiting in Acquire now.

@@ -28,10 +28,9 @@ func TestThrottlerConsumerShare(t *testing.T) {
 	a, b := consumerCtx("a"), consumerCtx("b")
 	pa, ok := th.TryAcquire(a, 3)
 	isTrue(t, ok)
-	_, err := th.TryAcquireErr(a, 1)
-	isErr(t, err, semaphore.ErrQuota)
-	isErr(t, err, semaphore.ErrConsumerQuota, "the error names the consumer quota")
-	_, err = th.Acquire(a, 4)
+	_, ok = th.TryAcquire(a, 1)
+	isTrue(t, !ok, "A is at its quota")
+	_, err := th.Acquire(a, 4)
 	isErr(t, err, semaphore.ErrExceedsCapacity, "4 > A's quota of 3 can never be granted")
 
 	waitA := make(chan semaphore.Permit, 1)
@@ -89,9 +88,8 @@ func TestThrottlerPriorityShare(t *testing.T) {
 
 	pl, err := th.Acquire(low, 5)
 	noErr(t, err)
-	_, err = th.TryAcquireErr(low, 1)
-	isErr(t, err, semaphore.ErrQuota)
-	isErr(t, err, semaphore.ErrPriorityQuota, "the error names the priority quota")
+	_, ok := th.TryAcquire(low, 1)
+	isTrue(t, !ok, "low is at its share")
 	_, err = th.Acquire(low, 6)
 	isErr(t, err, semaphore.ErrExceedsCapacity)
 
@@ -124,8 +122,57 @@ func TestThrottlerQueueFullForQuota(t *testing.T) {
 	_, err = th.Acquire(a, 1)
 	isErr(t, err, semaphore.ErrQueueFull)
 	isErr(t, err, semaphore.ErrQuota)
-	isErr(t, err, semaphore.ErrConsumerQuota)
+	isConsumerQuota(t, err, true)
 	p.Release()
+}
+
+// With WithRejectOnQuota a caller held back by its own quota fails at once
+// with an error naming that quota (it used to be TryAcquireErr's answer),
+// while one that must wait for capacity still waits.
+func TestThrottlerRejectOnQuota(t *testing.T) {
+	th := newThrottler(t, 10, semaphore.WithRejectOnQuota(),
+		semaphore.WithConsumerShare(0.3), semaphore.WithPriorityShare(semaphore.PriorityLow, 0.5))
+	a := consumerCtx("a")
+	low := semaphore.WithPriority(context.Background(), semaphore.PriorityLow)
+	pa, err := th.Acquire(a, 3)
+	noErr(t, err)
+	_, err = th.Acquire(a, 1)
+	isErr(t, err, semaphore.ErrQuota)
+	isConsumerQuota(t, err, true)
+	equal(t, "semaphore: quota exceeded: consumer share", err.Error())
+
+	pl, err := th.Acquire(low, 5)
+	noErr(t, err)
+	_, err = th.Acquire(low, 1)
+	isErr(t, err, semaphore.ErrQuota)
+	isConsumerQuota(t, err, false)
+	equal(t, "semaphore: quota exceeded: priority share", err.Error())
+
+	ph, err := th.Acquire(context.Background(), 2)
+	noErr(t, err, "the anonymous normal caller fits")
+	wait := make(chan error, 1)
+	go func() {
+		p, err := th.Acquire(context.Background(), 1)
+		if err == nil {
+			p.Release()
+		}
+		wait <- err
+	}()
+	waitFor(t, "a caller short of capacity to queue", func() bool { return th.Waiting() == 1 })
+	ph.Release()
+	noErr(t, recv(t, wait))
+	pa.Release()
+	pl.Release()
+	equal(t, int64(0), th.Held())
+}
+
+// isConsumerQuota checks that err holds a *QuotaError naming the consumer
+// share (consumer) or a priority share.
+func isConsumerQuota(t *testing.T, err error, consumer bool) {
+	t.Helper()
+	var qe *semaphore.QuotaError
+	isTrue(t, errors.As(err, &qe), err)
+	equal(t, consumer, qe.Consumer)
 }
 
 func TestThrottlerAnonymousNotCapped(t *testing.T) {
@@ -189,7 +236,7 @@ func TestInvalidOptions(t *testing.T) {
 			return err
 		}, "semaphore: WithPriorityShare(p=low, f=-0.5): f must be in (0, 1]"},
 		{"quota on Weighted", func() error { _, err := semaphore.NewWeighted(1, semaphore.WithConsumerShare(0.5)); return err },
-			"semaphore: WithConsumerShare and WithPriorityShare apply to Throttler and Keyed only, not Weighted"},
+			"semaphore: WithConsumerShare, WithPriorityShare and WithRejectOnQuota apply to Throttler and Keyed only, not Weighted"},
 		{"negative capacity", func() error { _, err := semaphore.NewThrottler(-2); return err },
 			"semaphore: NewThrottler(capacity=-2): capacity must not be negative"},
 		{"nil capacityFor", func() error { _, err := semaphore.NewKeyed(nil); return err },

@@ -15,7 +15,8 @@ import "context"
 // its priority or higher is queued.
 //
 // A Weighted is safe for concurrent use. Create one with NewWeighted; the
-// zero value has capacity 0 and grants only requests for 0 units.
+// zero value has capacity 0 (and a queue limit of 0) and grants only
+// requests for 0 units.
 type Weighted struct {
 	s sem
 }
@@ -58,7 +59,7 @@ func (s *Weighted) Acquire(ctx context.Context, n int64) error {
 // when a waiter of normal or higher priority is queued (it would overtake
 // it).
 func (s *Weighted) TryAcquire(n int64) bool {
-	return s.s.try(n, PriorityNormal, "") == nil
+	return s.s.try(n, PriorityNormal, "")
 }
 
 // Release gives back n units taken with Acquire or TryAcquire and wakes

@@ -1,8 +1,11 @@
-// Package admit carries in a context what every waiting package of
-// throttle honours: the caller's priority, and a queue limit shared by all
-// the waits of one Transport (for slots, tokens and host pauses alike).
-// It lets ratelimit and semaphore, which do not know each other, apply
-// one priority order and one queue limit.
+// Package admit carries the caller's priority in a context, so that
+// ratelimit and semaphore, which do not know each other, order their
+// waiters (internal/waitq) by one priority.
+//
+// It also still holds the queue limit the root package used to share
+// through the context (Queue, WithQueue, Enter). The limiters no longer
+// read it: admission is the root Transport's own step. It goes once the
+// root package no longer calls it.
 package admit
 
 import (
