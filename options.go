@@ -319,10 +319,16 @@ func WithTimeout(d time.Duration) Option {
 // l must not be nil, nor hold a nil pointer, map or func.
 //
 // Like every limit, it counts against WithQueueLimit only for callers that
-// must wait. A caller tries it first with its TryAcquire(n int) bool
-// method, if it has one (the limiters of package ratelimit do); a limiter
-// with only Acquire cannot say whether it would wait, so every caller
-// counts as waiting for it and takes a queue place before calling it.
+// must wait. A caller tries it first without waiting: a ratelimit.Window
+// or Bucket reserves a unit that is given back if a later limit makes the
+// caller wait; any other limiter is tried through its TryAcquire(n int)
+// bool method, if it has one, but only when it is the last limiter given
+// (a unit granted through TryAcquire cannot be given back). A limiter
+// that cannot be tried cannot say whether it would wait, so every caller
+// counts as waiting for it and takes a queue place before calling its
+// Acquire. A unit a limiter has granted is not given back either when the
+// attempt is then held back by its host's pause: the Limiter interface
+// has no way to give it back.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return option(func(c *config) error {
 		if err := nilArg("WithLimiter", "", l); err != nil {

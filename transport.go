@@ -276,12 +276,30 @@ func (t *Transport) trySession(ctx context.Context, h *hold) (ok bool) {
 	if t.pace != nil && !h.tryReserve(t.pace.TryReserveInto) {
 		return false
 	}
-	for _, l := range t.extra {
-		if tl, can := l.(interface{ TryAcquire(n int) bool }); !can || !tl.TryAcquire(1) {
+	for i, l := range t.extra {
+		if !tryExtra(h, l, i == len(t.extra)-1) {
 			return false
 		}
 	}
 	return true
+}
+
+// tryExtra tries a limiter given with WithLimiter without waiting. A
+// Window or Bucket reserves, and its grant is given back if a later limit
+// makes the caller wait. A unit that another limiter grants through its
+// TryAcquire cannot be given back, so such a limiter is tried only when it
+// is the last one (last); before that, or without TryAcquire, the caller
+// counts as one that must wait for it.
+func tryExtra(h *hold, l ratelimit.Limiter, last bool) bool {
+	switch l := l.(type) {
+	case interface {
+		TryReserveInto(g *ratelimit.Grant, n int) bool
+	}:
+		return h.tryReserve(l.TryReserveInto)
+	case interface{ TryAcquire(n int) bool }:
+		return last && l.TryAcquire(1)
+	}
+	return false
 }
 
 // admission counts the callers that must wait against WithQueueLimit.
