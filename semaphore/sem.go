@@ -22,7 +22,7 @@ type waiter = waitq.Waiter[request]
 
 // sem is the semaphore behind Weighted and Throttler: capacity, the units
 // held, the wait queue and, for a Throttler, the quotas. Every method whose
-// name does not start with acquire, enter, try or release needs mu held;
+// name does not start with acquire, wait, try or release needs mu held;
 // so do Look and Abandon, which waitq.Wait calls.
 //
 // Invariant, kept by running Serve after every change that could let a
@@ -184,10 +184,50 @@ func (s *sem) acquire(ctx context.Context, n int64, prio Priority, name string) 
 	if err := s.check(n, prio, name != ""); err != nil {
 		return err
 	}
-	w, err := s.enter(ctx, n, prio, name)
-	if w == nil {
-		return err // granted (nil) or refused
+	done := ctx.Done()
+	s.mu.Lock()
+	select {
+	case <-done:
+		// As in x/sync: ctx becoming done "happened before" acquiring,
+		// whether before the call or while we waited for the mutex, so
+		// fail even if the units are free.
+		s.mu.Unlock()
+		return ctxErr(ctx, n)
+	default:
 	}
+	c := s.quota.consumer(name)
+	v := s.admit(n, prio, c)
+	if v == grant {
+		// The fast path: no allocation.
+		s.take(n, prio, c)
+		s.mu.Unlock()
+		return nil
+	}
+	w, err := s.queueLocked(v, n, prio, c)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.wait(ctx, w, name)
+}
+
+// queueLocked queues a caller that must wait for reason v, or refuses it
+// (see refuse). Called with mu held.
+func (s *sem) queueLocked(v verdict, n int64, prio Priority, c *consumer) (*waiter, error) {
+	if err := s.refuse(v); err != nil {
+		s.quota.tidy(c)
+		return nil, err
+	}
+	if c != nil {
+		c.waiting++
+	}
+	return s.q.Push(request{n: n, c: c}, int(prio)), nil
+}
+
+// wait blocks until w is granted or ctx ends; in the latter case it leaves
+// the semaphore unchanged.
+func (s *sem) wait(ctx context.Context, w *waiter, name string) error {
+	n, prio := w.Val.n, Priority(w.Prio())
 	if waitq.Wait(ctx, &s.mu, w, s, nil) != nil {
 		return ctxErr(ctx, n) // Look never fails, so ctx ended
 	}
@@ -200,37 +240,6 @@ func (s *sem) acquire(ctx context.Context, n int64, prio Priority, name string) 
 	default:
 		return nil
 	}
-}
-
-// enter is the part of acquire that runs under mu: it grants the units at
-// once if it can (nil, nil), refuses the caller (nil, err) or queues it
-// and returns its waiter.
-func (s *sem) enter(ctx context.Context, n int64, prio Priority, name string) (*waiter, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case <-ctx.Done():
-		// As in x/sync: ctx becoming done "happened before" acquiring,
-		// whether before the call or while we waited for the mutex, so
-		// fail even if the units are free.
-		return nil, ctxErr(ctx, n)
-	default:
-	}
-	c := s.quota.consumer(name)
-	v := s.admit(n, prio, c)
-	if v == grant {
-		// The fast path: no allocation.
-		s.take(n, prio, c)
-		return nil, nil
-	}
-	if err := s.refuse(v); err != nil {
-		s.quota.tidy(c)
-		return nil, err
-	}
-	if c != nil {
-		c.waiting++
-	}
-	return s.q.Push(request{n: n, c: c}, int(prio)), nil
 }
 
 // refuse returns the error of a caller that would have to wait for reason
@@ -261,14 +270,15 @@ func (s *sem) try(n int64, prio Priority, name string) bool {
 		return false
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c := s.quota.consumer(name)
-	if s.admit(n, prio, c) != grant {
+	ok := s.admit(n, prio, c) == grant
+	if ok {
+		s.take(n, prio, c)
+	} else {
 		s.quota.tidy(c)
-		return false
 	}
-	s.take(n, prio, c)
-	return true
+	s.mu.Unlock()
+	return ok
 }
 
 // release gives back n units taken at priority prio by the consumer called

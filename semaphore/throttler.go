@@ -58,7 +58,9 @@ func newThrottler(capacity int64, cfg config) *Throttler {
 // caller's quota (its consumer share or a priority share binding it), so
 // could never be granted; ErrQueueFull if it would have to wait while the
 // queue limit is reached (joined with ErrQuota if its own quota is why it
-// would wait); ctx.Err() if ctx is already done. If ctx ends while it
+// would wait); ErrQuota, as a *QuotaError naming the quota, if its own
+// quota holds it back and the Throttler has WithRejectOnQuota; ctx.Err()
+// if ctx is already done. If ctx ends while it
 // waits, it returns an error wrapping ctx.Err() and leaves the Throttler
 // unchanged, waking the waiters it was holding up.
 func (t *Throttler) Acquire(ctx context.Context, n int64) (Permit, error) {
