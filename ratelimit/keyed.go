@@ -29,9 +29,10 @@ type stater interface {
 // Memory stays bounded by the keys active within a window: an entry is
 // dropped once no call is using it and its limiter reports IdleAt(now),
 // that is, once its history no longer limits anything and a fresh limiter
-// would behave the same. Dropping is lazy and amortised: after as many
-// calls as there are entries, the next call sweeps the table, so each call
-// costs O(1) on average and no goroutine runs. An entry whose limiter has
+// would behave the same. Dropping is lazy and amortised: once there have
+// been as many calls as the last sweep left entries, the next call sweeps
+// the table, so each call costs O(1) on average, however many keys are
+// new, and no goroutine runs. An entry whose limiter has
 // no IdleAt method cannot be judged idle and is never dropped; give such
 // limiters an IdleAt to bound memory.
 //
@@ -47,6 +48,7 @@ type Keyed struct {
 	mu      sync.Mutex
 	entries map[string]*keyedEntry
 	calls   int // calls since the last sweep
+	kept    int // entries the last sweep left
 }
 
 // keyedEntry is one key's limiter and how many calls are using it.
@@ -164,14 +166,18 @@ func (k *Keyed) get(key string) (*keyedEntry, error) {
 }
 
 // put marks e no longer in use by one call, and sweeps the table once
-// every len(entries) calls.
+// there have been as many calls as the last sweep left entries. Counting
+// against what the last sweep left, not against the entries now, keeps
+// the sweeps coming when every call names a new key: the table then grows
+// by one entry a call, and would always stay ahead of the calls.
 func (k *Keyed) put(e *keyedEntry) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e.refs--
-	if k.calls++; k.calls >= len(k.entries) {
+	if k.calls++; k.calls >= k.kept {
 		k.calls = 0
 		k.sweep(k.clock.Now())
+		k.kept = len(k.entries)
 	}
 }
 

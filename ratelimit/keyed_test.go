@@ -133,3 +133,23 @@ func TestKeyedNewLimiterError(t *testing.T) {
 		t.Fatal("failed creation left an entry")
 	}
 }
+
+// A crawl names a new key at every call. Entries whose windows have passed
+// must still go: sweeping only once the calls since the last sweep reach
+// the entries now would never sweep again, since the table then grows by
+// one entry a call.
+func TestKeyedSweepsWhenEveryKeyIsNew(t *testing.T) {
+	clk := newFake()
+	k := newKeyedWindows(t, clk, 1, time.Second)
+	for i := range 10_000 {
+		if !k.TryAcquire(fmt.Sprint("host", i), 1) {
+			t.Fatalf("host%d refused", i)
+		}
+		clk.Advance(100 * time.Millisecond) // about ten hosts' windows run at once
+	}
+	// The hosts of the last second still limit; beyond them, at most about
+	// as many again may wait for the next sweep.
+	if n := k.Len(); n > 64 {
+		t.Fatalf("Len() = %d after 10,000 new keys, most of them idle for long", n)
+	}
+}
