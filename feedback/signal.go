@@ -16,7 +16,8 @@ const MaxPolicies = 4
 // A Policy stored in a Signal always has Quota > 0 and Window > 0. Name is
 // the policy's identifier from RateLimit-Policy, or "" for forms that carry
 // none (the -06 RateLimit-Limit form). A window stated beyond MaxDelay is
-// clamped to MaxDelay; a quota beyond math.MaxInt32 is clamped to it.
+// clamped to MaxDelay; a quota beyond math.MaxInt32 is clamped to it. The
+// zero Policy states nothing and is never stored in a Signal.
 type Policy struct {
 	Name   string
 	Quota  int
