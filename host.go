@@ -142,6 +142,20 @@ func (t *hostTable) rateOf(key string) (rateSpec, bool) {
 func (t *hostTable) enter(key string) *host {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.enterLocked(key)
+}
+
+// enterTry is enter and tryAdmit under one lock: a caller that waits for
+// nothing, the common case, takes the table's lock once to get in.
+func (t *hostTable) enterTry(key string) (h *host, learned []*ratelimit.Window, probe, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h = t.enterLocked(key)
+	learned, probe, ok = t.tryAdmitLocked(h)
+	return h, learned, probe, ok
+}
+
+func (t *hostTable) enterLocked(key string) *host {
 	h := t.m[key]
 	if h == nil {
 		t.sweepLocked()
@@ -328,14 +342,12 @@ func (t *hostTable) admit(ctx context.Context, key string, h *host) (learned []*
 	}
 }
 
-// tryAdmit is admit without waiting: it reports false if the caller
-// would have to wait.
-func (t *hostTable) tryAdmit(h *host) (learned []*ratelimit.Window, probe, ok bool) {
+// tryAdmitLocked is admit without waiting: it reports false if the
+// caller would have to wait. Called with t.mu held (see enterTry).
+func (t *hostTable) tryAdmitLocked(h *host) (learned []*ratelimit.Window, probe, ok bool) {
 	if !t.feedback {
 		return nil, false, true
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	probeWait, until := t.blockedLocked(h, t.now(), &probe)
 	return h.live.learned, probe, probeWait == nil && until == 0
 }

@@ -236,8 +236,8 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 	if t.hosts == nil {
 		return true
 	}
-	h.enterHost(t.hosts.enter(key))
-	learned, probe, ok := t.hosts.tryAdmit(h.host)
+	st, learned, probe, ok := t.hosts.enterTry(key)
+	h.enterHost(st)
 	h.setProbe(probe)
 	if !ok {
 		return false
