@@ -33,7 +33,7 @@ func (h *bulkHost) pop() bulkItem { return h.items.pop() }
 // waiting for the session's limits (ready), round-robin over such hosts.
 // The host of a request that must wait thus holds up one worker at most,
 // while the others serve the rest of the look-ahead. When nothing is ready
-// but the look-ahead is full or the input has ended, a worker takes a
+// but the look-ahead is (nearly: slack) full or the input has ended, a worker takes a
 // request of a host that has one waiting already (any): nothing else
 // could use it, and only so does the input move on.
 //
@@ -47,7 +47,7 @@ type bulkSched struct {
 	any       fifo[*bulkHost]
 	parked    int // items queued in hosts
 	lookahead int
-	slack     int // the look-ahead counts as full this much early, so the feeder need not refill it before each take
+	slack     int  // the look-ahead counts as full this much early, so the feeder need not refill it before each take
 	ended     bool // the input is done: no more puts
 	cancelled bool // hand out anything, in any order: it is not sent
 	stopped   bool // the consumer is gone: hand out nothing
