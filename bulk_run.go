@@ -8,6 +8,7 @@ import (
 	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // bulkRun is one iteration of Map or Stream: a feeder goroutine reads the
@@ -127,10 +128,7 @@ func bulkHostKey(req *http.Request) string {
 func (r *bulkRun[T]) work() {
 	defer r.wg.Done()
 	w := &bulkWorker{q: r.q}
-	w.trace.GetConn = w.getConn
-	// One context for all the requests without one of their own: the
-	// worker sends one request at a time, and its trace follows it.
-	w.ctx = httptrace.WithClientTrace(r.ctx, &w.trace)
+	w.trace.GetConn = func(string) { w.pass() }
 	for {
 		it, ok := r.q.take()
 		if !ok {
@@ -146,12 +144,9 @@ func (r *bulkRun[T]) work() {
 // tells the scheduler its current request is past the session's limits.
 type bulkWorker struct {
 	q     *bulkSched
-	ctx   context.Context
 	trace httptrace.ClientTrace
 	host  atomic.Pointer[bulkHost] // the current request's, until it passes
 }
-
-func (w *bulkWorker) getConn(string) { w.pass() }
 
 // pass reports the current request past the limits, once.
 func (w *bulkWorker) pass() {
@@ -171,9 +166,9 @@ func (r *bulkRun[T]) do(w *bulkWorker, it bulkItem) Result[T] {
 	if r.ctx.Err() != nil {
 		return r.notSent(it)
 	}
-	ctx, cancel := r.requestContext(w, it.req)
+	ctx, cancel := r.requestContext(it.req.Context())
 	defer cancel()
-	resp, err := r.s.Do(it.req.WithContext(ctx))
+	resp, err := r.s.Do(it.req.WithContext(r.withTrace(w, ctx)))
 	w.pass()
 	if err != nil {
 		return Result[T]{Index: it.index, Err: err}
@@ -182,20 +177,44 @@ func (r *bulkRun[T]) do(w *bulkWorker, it bulkItem) Result[T] {
 	return Result[T]{Index: it.index, Value: v, Err: err}
 }
 
-// requestContext is the worker's context (the run's, with its trace),
-// ended also by the request's own.
-func (r *bulkRun[T]) requestContext(w *bulkWorker, req *http.Request) (context.Context, context.CancelFunc) {
-	own := req.Context()
-	if own.Done() == nil {
-		return w.ctx, func() {}
+// withTrace adds the worker's trace to ctx. The worker sends one request
+// at a time, so its trace is reused; httptrace composes a new trace with
+// one already in ctx by changing the new one, so then a copy is added.
+func (r *bulkRun[T]) withTrace(w *bulkWorker, ctx context.Context) context.Context {
+	if httptrace.ContextClientTrace(ctx) == nil {
+		return httptrace.WithClientTrace(ctx, &w.trace)
 	}
-	ctx, cancel := context.WithCancelCause(w.ctx)
-	unhook := context.AfterFunc(own, func() { cancel(context.Cause(own)) })
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GetConn: w.trace.GetConn})
+}
+
+// requestContext is the request's own context (its values: consumer,
+// priority, trace...) ended also by the run's.
+func (r *bulkRun[T]) requestContext(own context.Context) (context.Context, context.CancelFunc) {
+	if own.Done() == nil {
+		return runContext{own, r.ctx}, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(own)
+	unhook := context.AfterFunc(r.ctx, func() { cancel(context.Cause(r.ctx)) })
 	return ctx, func() {
 		unhook()
 		cancel(nil)
 	}
 }
+
+// runContext has the values of a request's context that is never done,
+// and the run's deadline and cancellation: one allocation, where
+// WithCancel and AfterFunc would make several. Its AfterFunc method lets
+// the context package propagate cancellation to children without a
+// goroutine.
+type runContext struct {
+	context.Context                 // the request's own: its values
+	run             context.Context // the run's: when it ends
+}
+
+func (c runContext) Deadline() (time.Time, bool)    { return c.run.Deadline() }
+func (c runContext) Done() <-chan struct{}          { return c.run.Done() }
+func (c runContext) Err() error                     { return c.run.Err() }
+func (c runContext) AfterFunc(f func()) func() bool { return context.AfterFunc(c.run, f) }
 
 // notSent is the Result of a request the run's context ended before it
 // was sent.

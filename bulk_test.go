@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"strings"
 	"sync"
@@ -478,4 +479,23 @@ func waitForBulk(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A request's own context keeps its values, a trace of its own included.
+func TestStreamKeepsRequestContextValues(t *testing.T) {
+	srv := testserver.Start(t, http.HandlerFunc(echoPath))
+	s := newBulkSession(t)
+	var gotConn atomic.Int64
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn.Add(1) }}
+	reqs := make([]*http.Request, 3)
+	for i := range reqs {
+		ctx := httptrace.WithClientTrace(context.Background(), trace)
+		reqs[i], _ = http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bulkTimeout)
+	defer cancel()
+	for _, r := range throttle.Map(ctx, s, reqs, statusOf, throttle.WithWorkers(1)) {
+		require.NoError(t, r.Err)
+	}
+	assert.Equal(t, int64(3), gotConn.Load())
 }
