@@ -120,17 +120,10 @@ type demoUpload struct {
 }
 
 func demo(ctx context.Context, e *env) ([]demoRun, demoUpload, error) {
-	stated, err := statedAPI(demoLimit)
-	if err != nil {
-		return nil, demoUpload{}, err
-	}
-	bare, err := bareAPI(demoLimit)
-	if err != nil {
-		return nil, demoUpload{}, err
-	}
+	stated, bare := statedAPI(demoLimit), bareAPI(demoLimit)
 	steps := []struct {
 		name, server string
-		api          func(*demoServer) http.Handler
+		api          func(*demoServer) (http.Handler, error)
 		send         func(ctx context.Context, url string) []time.Duration
 	}{
 		{"plain http.Client", "states its limit", stated, plainBurst(false)},

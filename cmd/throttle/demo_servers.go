@@ -45,13 +45,18 @@ func (d *demoServer) snapshot() []arrival {
 func (d *demoServer) close() { d.srv.Close() }
 
 // startDemoServer serves h on 127.0.0.1.
-func startDemoServer(h func(d *demoServer) http.Handler) (*demoServer, error) {
+func startDemoServer(h func(d *demoServer) (http.Handler, error)) (*demoServer, error) {
+	d := &demoServer{}
+	handler, err := h(d)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	d := &demoServer{url: "http://" + ln.Addr().String(), began: time.Now()}
-	d.srv = &http.Server{Handler: h(d), ReadHeaderTimeout: 10 * time.Second}
+	d.url, d.began = "http://"+ln.Addr().String(), time.Now()
+	d.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go d.srv.Serve(ln)
 	return d, nil
 }
@@ -69,13 +74,14 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 // statedAPI is the project's middleware in front of a small JSON handler:
 // at most limit requests in any second, stated in RateLimit-Policy and
-// RateLimit on every response, with Retry-After on its 429s.
-func statedAPI(limit int) (func(d *demoServer) http.Handler, error) {
-	th, err := middleware.New(middleware.WithRateLimit(limit, time.Second))
-	if err != nil {
-		return nil, err
-	}
-	return func(d *demoServer) http.Handler {
+// RateLimit on every response, with Retry-After on its 429s. Each server
+// gets a middleware of its own, so that no run inherits another's window.
+func statedAPI(limit int) func(d *demoServer) (http.Handler, error) {
+	return func(d *demoServer) (http.Handler, error) {
+		th, err := middleware.New(middleware.WithRateLimit(limit, time.Second))
+		if err != nil {
+			return nil, err
+		}
 		api := th.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"ok":true}`)
@@ -84,19 +90,19 @@ func statedAPI(limit int) (func(d *demoServer) http.Handler, error) {
 			sr := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 			api.ServeHTTP(sr, r)
 			d.record(sr.status)
-		})
-	}, nil
+		}), nil
+	}
 }
 
 // bareAPI allows at most limit requests in any second too, but says
 // nothing: its 429s carry no Retry-After and no rate-limit fields, as
 // many servers' do (nginx limit_req, HAProxy stick tables).
-func bareAPI(limit int) (func(d *demoServer) http.Handler, error) {
-	win, err := ratelimit.NewWindow(limit, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return func(d *demoServer) http.Handler {
+func bareAPI(limit int) func(d *demoServer) (http.Handler, error) {
+	return func(d *demoServer) (http.Handler, error) {
+		win, err := ratelimit.NewWindow(limit, time.Second)
+		if err != nil {
+			return nil, err
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !win.TryAcquire(1) {
 				w.WriteHeader(http.StatusTooManyRequests)
@@ -105,12 +111,12 @@ func bareAPI(limit int) (func(d *demoServer) http.Handler, error) {
 			}
 			io.WriteString(w, `{"ok":true}`)
 			d.record(http.StatusOK)
-		})
-	}, nil
+		}), nil
+	}
 }
 
 // uploadSink reads request bodies to nowhere, timing their bytes.
-func uploadSink(d *demoServer) http.Handler {
+func uploadSink(d *demoServer) (http.Handler, error) {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 32<<10)
 		for {
@@ -130,5 +136,5 @@ func uploadSink(d *demoServer) http.Handler {
 			}
 		}
 		d.record(http.StatusOK)
-	})
+	}), nil
 }

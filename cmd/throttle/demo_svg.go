@@ -13,7 +13,7 @@ const (
 	svgWidth   = 900
 	svgLeft    = 60 // room for the y axis labels
 	svgRight   = 20
-	svgTop     = 50 // room for the title
+	svgTop     = 80 // room for the title and the legend
 	svgPanelH  = 120
 	svgGap     = 34 // between panels: room for each panel's caption
 	svgBottom  = 40 // room for the time axis
@@ -72,7 +72,7 @@ func svgLayout(runs []demoRun) svgData {
 	span = (span/time.Second + 1) * time.Second
 	d := svgData{
 		W: svgWidth, Left: svgLeft, Right: svgWidth - svgRight, PlotW: svgWidth - svgLeft - svgRight,
-		Title: fmt.Sprintf("%d GETs at once to a local API allowing %d in any second: requests per 100 ms as the server saw them", demoBurst, demoLimit),
+		Title: fmt.Sprintf("%d GETs at once to a local API that allows %d in any second", demoBurst, demoLimit),
 		Limit: demoLimit,
 	}
 	buckets := int(span / svgBucket)
@@ -128,19 +128,20 @@ var demoSVG = template.Must(template.New("demo").Funcs(template.FuncMap{
 <rect width="100%" height="100%" fill="white"/>
 <text x="{{.Left}}" y="20" font-size="14" font-weight="bold">{{.Title}}</text>
 <g font-size="11">
-<rect x="{{.Left}}" y="29" width="10" height="10" fill="#2e9d4f"/><text x="{{add .Left 14}}" y="38">accepted</text>
-<rect x="{{add .Left 80}}" y="29" width="10" height="10" fill="#d64541"/><text x="{{add .Left 94}}" y="38">429 Too Many Requests</text>
-<line x1="{{add .Left 250}}" y1="34" x2="{{add .Left 275}}" y2="34" stroke="#333" stroke-dasharray="4 3"/><text x="{{add .Left 280}}" y="38">server limit: {{.Limit}} in any 1 s (so at most {{.Limit}} accepted in any 100 ms)</text>
+<text x="{{.Left}}" y="38">requests the server received in each 100 ms, for each way of sending the burst:</text>
+<rect x="{{.Left}}" y="47" width="10" height="10" fill="#2e9d4f"/><text x="{{add .Left 14}}" y="56">accepted</text>
+<rect x="{{add .Left 80}}" y="47" width="10" height="10" fill="#d64541"/><text x="{{add .Left 94}}" y="56">429 Too Many Requests</text>
+<line x1="{{add .Left 250}}" y1="52" x2="{{add .Left 275}}" y2="52" stroke="#333" stroke-dasharray="4 3"/><text x="{{add .Left 280}}" y="56">server limit: {{.Limit}} in any 1 s (so at most {{.Limit}} accepted in any 100 ms)</text>
 </g>
 {{range .Panels}}<g>
 <text x="{{$.Left}}" y="{{add .Y -6}}" font-size="12">{{.Caption}}</text>
 <rect x="{{$.Left}}" y="{{.Y}}" width="{{$.PlotW}}" height="{{.H}}" fill="#f7f7f7" stroke="#ccc"/>
 <text x="{{add $.Left -6}}" y="{{add .LimitY 4}}" text-anchor="end" font-size="10">{{$.Limit}}</text>
 <text x="{{add $.Left -6}}" y="{{add .Y .H}}" text-anchor="end" font-size="10">0</text>
-{{range .Bars}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .OkY}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .OkH}}" fill="#2e9d4f"/>{{if gt .RejH 0.0}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .RejY}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .RejH}}" fill="#d64541"/>{{end}}{{if .Clipped}}<text x="{{printf "%.1f" .X}}" y="{{printf "%.1f" (add .RejY 10)}}" font-size="9" fill="white">{{.Label}}</text>{{end}}
+{{range .Bars}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .OkY}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .OkH}}" fill="#2e9d4f"/>{{if gt .RejH 0.0}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .RejY}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .RejH}}" fill="#d64541"/>{{end}}{{if .Clipped}}<text x="{{printf "%.1f" .X}}" y="{{printf "%.1f" (add .RejY 10)}}" font-size="8" fill="white">{{.Label}}</text>{{end}}
 {{end}}<line x1="{{$.Left}}" y1="{{printf "%.1f" .LimitY}}" x2="{{$.Right}}" y2="{{printf "%.1f" .LimitY}}" stroke="#333" stroke-dasharray="4 3"/>
 </g>
 {{end}}<g font-size="10">{{range .Ticks}}<line x1="{{printf "%.1f" .X}}" y1="{{add $.AxisY -14}}" x2="{{printf "%.1f" .X}}" y2="{{add $.AxisY -10}}" stroke="#333"/><text x="{{printf "%.1f" .X}}" y="{{$.AxisY}}" text-anchor="middle">{{.Label}}</text>{{end}}
-<text x="{{add $.Left (add $.PlotW -0)}}" y="{{add $.AxisY 16}}" text-anchor="end">time since the burst started (bars: requests the server received in each 100 ms)</text></g>
+<text x="{{add $.Left $.PlotW}}" y="{{add $.AxisY 16}}" text-anchor="end">time since the burst started; a bar taller than the panel is cut, its count written on it</text></g>
 </svg>
 `))

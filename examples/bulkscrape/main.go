@@ -40,7 +40,7 @@ func main() {
 	}
 
 	s, err := throttle.NewSession(
-		throttle.WithHostConcurrency(4),             // each site: 4 at once
+		throttle.WithHostConcurrency(4),              // each site: 4 at once
 		throttle.WithHostRateLimit(100, time.Second), // each site: 100 a second
 		throttle.WithRetry(throttle.RetryPolicy{MaxRetries: 3}),
 	)
