@@ -52,14 +52,18 @@ type bulkOptionFunc func(c *bulkConfig) error
 
 func (f bulkOptionFunc) applyBulk(c *bulkConfig) error { return f(c) }
 
+// maxBulkWorkers bounds WithWorkers: each worker is a goroutine, and a
+// look-ahead of 8 requests per worker is read ahead of them.
+const maxBulkWorkers = 1 << 16
+
 // WithWorkers sets how many requests a bulk run has in flight or waiting
-// for the session's limits at most: n must be positive. The default
+// for the session's limits at most: n must be between 1 and 65,536. The default
 // follows the session: its WithMaxConcurrency if set (more workers would
 // only wait for its slots, fewer would leave some unused), else 128.
 func WithWorkers(n int) BulkOption {
 	return bulkOptionFunc(func(c *bulkConfig) error {
-		if n <= 0 {
-			return invalidOption("WithWorkers", n, "must be positive")
+		if n <= 0 || n > maxBulkWorkers {
+			return invalidOption("WithWorkers", n, fmt.Sprintf("must be between 1 and %d", maxBulkWorkers))
 		}
 		c.workers = n
 		return nil

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-throttle/throttle"
 )
@@ -18,10 +19,14 @@ const benchWorkers = 16
 
 // BenchmarkBulk measures the bulk runner's throughput (ns per request)
 // against a plain worker pool of the same size over the same Session, on
-// loopback servers: impl=stream is throttle.Stream, impl=pool is
-// benchWorkers goroutines reading a channel and calling Session.Do. Both
-// read and close each body. hosts=1 is one server; hosts=4 spreads the
-// requests round-robin over four.
+// loopback servers: impl=stream is throttle.Stream; impl=pool is
+// benchWorkers goroutines reading a channel and calling Session.Do with
+// each request as it is (context.Background); impl=poolctx is the same
+// pool sending each request with a cancellable context, as a pool that
+// can be stopped must (Stream's requests always have one). All read and
+// close each body. hosts=1 is one server; hosts=4 spreads the requests
+// round-robin over four. cpu-ns/op is the process's CPU time per request
+// (servers included), steadier than sec/op on a shared machine.
 func BenchmarkBulk(b *testing.B) {
 	for _, hosts := range []int{1, 4} {
 		var urls []string
@@ -49,6 +54,7 @@ func BenchmarkBulk(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("hosts=%d/impl=stream", hosts), func(b *testing.B) {
 			b.ReportAllocs()
+			defer reportCPU(b, processCPU())
 			for r := range throttle.Stream(context.Background(), s, gen(b.N), discardBody, throttle.WithWorkers(benchWorkers)) {
 				if r.Err != nil {
 					b.Fatal(r.Err)
@@ -57,21 +63,39 @@ func BenchmarkBulk(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("hosts=%d/impl=pool", hosts), func(b *testing.B) {
 			b.ReportAllocs()
-			pool(b, s, gen(b.N))
+			defer reportCPU(b, processCPU())
+			pool(b, s, gen(b.N), nil)
+		})
+		b.Run(fmt.Sprintf("hosts=%d/impl=poolctx", hosts), func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b, processCPU())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pool(b, s, gen(b.N), ctx)
 		})
 	}
+}
+
+// reportCPU reports the process's CPU time per request since began (the
+// servers' included, the same for both runners): on a shared machine the
+// wall clock swings by 20% and more from run to run, CPU time much less.
+func reportCPU(b *testing.B, began time.Duration) {
+	b.ReportMetric(float64(processCPU()-began)/float64(b.N), "cpu-ns/op")
 }
 
 func discardBody(resp *http.Response) (int64, error) { return io.Copy(io.Discard, resp.Body) }
 
 // pool is the plain worker pool a user would write: benchWorkers
 // goroutines over a channel, in input order.
-func pool(b *testing.B, s *throttle.Session, reqs func(yield func(*http.Request) bool)) {
+func pool(b *testing.B, s *throttle.Session, reqs func(yield func(*http.Request) bool), ctx context.Context) {
 	ch := make(chan *http.Request, benchWorkers)
 	var wg sync.WaitGroup
 	for range benchWorkers {
 		wg.Go(func() {
 			for req := range ch {
+				if ctx != nil {
+					req = req.WithContext(ctx)
+				}
 				resp, err := s.Do(req)
 				if err != nil {
 					b.Error(err)

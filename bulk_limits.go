@@ -11,7 +11,7 @@ const defaultBulkWorkers = 128
 // slots and fewer would leave some unused.
 func (s *Session) bulkWorkers() int {
 	if n := s.cfg.maxConc; n > 0 {
-		return n
+		return min(n, maxBulkWorkers)
 	}
 	return defaultBulkWorkers
 }

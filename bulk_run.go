@@ -129,6 +129,13 @@ func (r *bulkRun[T]) work() {
 	defer r.wg.Done()
 	w := &bulkWorker{q: r.q}
 	w.trace.GetConn = func(string) { w.pass() }
+	// A context of the worker's own, with its trace, for the requests
+	// made with http.NewRequest (context.Background): the contexts
+	// net/http derives from it register with this worker's, not with
+	// one that every worker shares.
+	base, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	w.plain = httptrace.WithClientTrace(base, &w.trace)
 	for {
 		it, ok := r.q.take()
 		if !ok {
@@ -144,6 +151,7 @@ func (r *bulkRun[T]) work() {
 // tells the scheduler its current request is past the session's limits.
 type bulkWorker struct {
 	q     *bulkSched
+	plain context.Context // the run's, with trace: for requests whose own is context.Background
 	trace httptrace.ClientTrace
 	host  atomic.Pointer[bulkHost] // the current request's, until it passes
 }
@@ -166,9 +174,14 @@ func (r *bulkRun[T]) do(w *bulkWorker, it bulkItem) Result[T] {
 	if r.ctx.Err() != nil {
 		return r.notSent(it)
 	}
-	ctx, cancel := r.requestContext(it.req.Context())
-	defer cancel()
-	resp, err := r.s.Do(it.req.WithContext(r.withTrace(w, ctx)))
+	ctx := w.plain
+	if own := it.req.Context(); own != context.Background() {
+		var cancel context.CancelFunc
+		ctx, cancel = r.requestContext(own)
+		defer cancel()
+		ctx = r.withTrace(w, ctx)
+	}
+	resp, err := r.s.Do(it.req.WithContext(ctx))
 	w.pass()
 	if err != nil {
 		return Result[T]{Index: it.index, Err: err}

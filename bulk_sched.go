@@ -60,6 +60,11 @@ func newBulkSched(lookahead, slack int) *bulkSched {
 	return q
 }
 
+// refill is where a feeder waiting for a full look-ahead is woken: half
+// the slack below full, so that it puts a batch each time it wakes rather
+// than waking for every request taken.
+func (q *bulkSched) refill() int { return q.lookahead - max(q.slack/2, 1) }
+
 // put queues it under its host key, waiting while the look-ahead is full.
 // It reports false if the run was stopped.
 func (q *bulkSched) put(it bulkItem, key string) bool {
@@ -113,7 +118,9 @@ func (q *bulkSched) take() (bulkItem, bool) {
 		if it, ok := q.next(); ok {
 			q.parked--
 			it.host.waiting++
-			q.space.Signal()
+			if q.parked == q.refill() {
+				q.space.Signal()
+			}
 			return it, true
 		}
 		if q.ended && q.parked == 0 {

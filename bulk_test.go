@@ -424,6 +424,8 @@ func TestBulkInvalidOptionsFailEveryResult(t *testing.T) {
 	}
 	res := throttle.Map(ctx, s, reqs, statusOf, throttle.WithWorkers(-3))
 	assert.ErrorContains(t, res[0].Err, "WithWorkers(-3)")
+	res = throttle.Map(ctx, s, reqs, statusOf, throttle.WithWorkers(1<<30))
+	assert.ErrorIs(t, res[1].Err, throttle.ErrInvalidOption)
 }
 
 // A large streamed input is held a look-ahead at a time: what has been
