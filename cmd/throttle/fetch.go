@@ -206,7 +206,14 @@ func (f *fetcher) requests(hard context.Context, lines func(yield func(string) b
 				f.record(fetchRecord{URL: line, Error: err.Error()}, &f.failed)
 				continue
 			}
+			// Registered under the lock stop takes, so that a Ctrl-C that
+			// came while this request was being made still cancels it.
 			f.mu.Lock()
+			if f.stopping {
+				f.mu.Unlock()
+				j.cancel()
+				return
+			}
 			f.jobs[index] = j
 			f.mu.Unlock()
 			index++
