@@ -51,7 +51,9 @@ type pendingLimiter struct {
 	reserved, commits, cancels, restamps atomic.Int64
 }
 
-func (p *pendingLimiter) Acquire(context.Context, int) error { return errors.New("Acquire must not be called") }
+func (p *pendingLimiter) Acquire(context.Context, int) error {
+	return errors.New("Acquire must not be called")
+}
 
 func (p *pendingLimiter) Reserve(_ context.Context, n int) (*ratelimit.Grant, error) {
 	p.reserved.Add(1)

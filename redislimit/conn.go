@@ -122,6 +122,24 @@ func (c *conn) run(ctx context.Context, op string, s *redis.Script, keys []strin
 	return r.v, nil
 }
 
+// spawn runs script s in the background, bounded by the timeout, for a
+// caller that need not wait for it (a commit, a restamp). It does nothing
+// while Redis counts as down or after close; a failure marks Redis down.
+// Close waits for it, as for every call.
+func (c *conn) spawn(s *redis.Script, keys []string, args []any) {
+	if c.down() || !c.begin() {
+		return
+	}
+	go func() {
+		defer c.end()
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		defer cancel()
+		if err := s.Run(ctx, c.rdb, keys, args...).Err(); err != nil {
+			c.markDown()
+		}
+	}()
+}
+
 func (c *conn) now() int64 { return int64(time.Since(c.base)) + 1 } // never 0: 0 means up
 
 // markDown makes Redis count as down for downFor.

@@ -137,8 +137,10 @@ func (w *Window) Acquire(ctx context.Context, n int) error {
 // commit, on Redis's clock) or cancelled (they are given back on Redis).
 // The caller must do one or the other; if its process dies first, Redis
 // frees them WithLease plus per after the grant. Commit, Restamp and
-// Cancel each make one Redis call, bounded by WithTimeout; one that fails
-// leaves the units counted until then, which errs on the safe side. With
+// Cancel each make one Redis call, bounded by WithTimeout; Commit and
+// Restamp return at once and make it in the background (Close waits for
+// it). A call that fails leaves the units counted until WithLease plus
+// per after the grant, which errs on the safe side. With
 // Redis unreachable and WithFailOpen set, the Grant is the local
 // limiter's (see ratelimit.Reserve).
 func (w *Window) Reserve(ctx context.Context, n int) (*ratelimit.Grant, error) {
@@ -284,10 +286,17 @@ type pendingUnits struct {
 	n    string
 }
 
+// Commit stamps the units on Redis in the background: the request's
+// write goes on at once, and the stamp, taken when the script runs, is
+// later than the write, which only makes the units count longer. (Made
+// while the headers are written, a stamp that waited for its reply
+// would hold the request back by a round trip, and a stamp taken a
+// scheduling delay before the server reads the request can let the
+// server count more than n in a window.)
 func (p *pendingUnits) Commit() {
 	w := p.w
 	w.pending.Add(-1)
-	w.c.run(context.Background(), "Grant.Commit", windowCommit, w.keys, []any{p.base, p.n, w.ttlArg}, nil)
+	w.c.spawn(windowCommit, w.keys, []any{p.base, p.n, w.ttlArg})
 }
 
 func (p *pendingUnits) Cancel() {
@@ -296,7 +305,10 @@ func (p *pendingUnits) Cancel() {
 	w.c.run(context.Background(), "Grant.Cancel", windowCancel, w.keys, []any{p.base, p.n}, nil)
 }
 
+// Restamp moves the units to now in the background, as Commit stamps
+// them. Should it run before the Commit's script, it finds the units
+// pending and leaves them, and the Commit then stamps them later still.
 func (p *pendingUnits) Restamp() {
 	w := p.w
-	w.c.run(context.Background(), "Grant.Restamp", windowRestamp, w.keys, []any{p.base, p.n, w.spanArg}, nil)
+	w.c.spawn(windowRestamp, w.keys, []any{p.base, p.n, w.spanArg})
 }
