@@ -73,14 +73,14 @@ func childSend(role string) error {
 		// in which 51 requests arrived was 998.7 ms once with the default
 		// 10 ms guard, 1004.7 ms or more otherwise). 25 ms covers it with
 		// room, and costs 2.5% of the rate.
-		w, err := redislimit.NewWindow(rdb, os.Getenv(envKey), 50, time.Second, redislimit.WithWindowGuard(25*time.Millisecond))
+		w, err := redislimit.NewWindow(rdb, os.Getenv(envKey), 50, time.Second, redislimit.WithWindowGuard(25*time.Millisecond), testTimeout)
 		if err != nil {
 			return err
 		}
 		defer w.Close()
 		opt = throttle.WithLimiter(w)
 	default:
-		s, err := redislimit.NewSemaphore(rdb, os.Getenv(envKey), 4)
+		s, err := redislimit.NewSemaphore(rdb, os.Getenv(envKey), 4, testTimeout)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func childTimes() (start, end time.Time, workers int, err error) {
 // and sends a request that never ends: the parent kills it mid-request.
 func childHold() error {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv(envRedis)})
-	s, err := redislimit.NewSemaphore(rdb, os.Getenv(envKey), 1, redislimit.WithLease(time.Second))
+	s, err := redislimit.NewSemaphore(rdb, os.Getenv(envKey), 1, redislimit.WithLease(time.Second), testTimeout)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func childHold() error {
 func childAcquire() error {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv(envRedis), PoolSize: 64})
 	defer rdb.Close()
-	w, err := redislimit.NewWindow(rdb, os.Getenv(envKey), 1<<30, time.Second)
+	w, err := redislimit.NewWindow(rdb, os.Getenv(envKey), 1<<30, time.Second, testTimeout)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 
 func newSemaphore(t *testing.T, srv *redisServer, key string, n int, opts ...redislimit.Option) *redislimit.Semaphore {
 	t.Helper()
-	s, err := redislimit.NewSemaphore(srv.client(t), key, n, opts...)
+	s, err := redislimit.NewSemaphore(srv.client(t), key, n, append([]redislimit.Option{testTimeout}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,10 +77,14 @@ func TestSemaphoreGivesUpLeaseWhenRenewalFails(t *testing.T) {
 	srv := startRedis(t)
 	lease := 300 * time.Millisecond
 	s := newSemaphore(t, srv, "giveup", 1, redislimit.WithLease(lease), redislimit.WithTimeout(50*time.Millisecond))
-	l, err := s.AcquireLease(ctxFor(t, 10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var l *redislimit.Lease
+	// The 50 ms timeout is for the renewals; a loaded machine may need a
+	// few tries to take the lease.
+	waitFor(t, 10*time.Second, func() bool {
+		var err error
+		l, err = s.AcquireLease(ctxFor(t, 10*time.Second))
+		return err == nil
+	})
 	srv.freeze()
 	defer srv.unfreeze()
 	select {
@@ -97,7 +101,7 @@ func TestSemaphoreGivesUpLeaseWhenRenewalFails(t *testing.T) {
 func TestSemaphoreCloseGivesBack(t *testing.T) {
 	srv := startRedis(t)
 	rdb := srv.client(t)
-	a, err := redislimit.NewSemaphore(rdb, "close", 2)
+	a, err := redislimit.NewSemaphore(rdb, "close", 2, testTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func TestSessionClosesHostLimiters(t *testing.T) {
 	web := testserver.Start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	var made *redislimit.Semaphore
 	s, err := throttle.NewSession(throttle.WithHostConcurrencyLimiter(func(host string) throttle.ConcurrencyLimiter {
-		sem, err := redislimit.NewSemaphore(rdb, "host:"+host, 2)
+		sem, err := redislimit.NewSemaphore(rdb, "host:"+host, 2, testTimeout)
 		if err != nil {
 			t.Error(err)
 			return nil

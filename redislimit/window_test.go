@@ -18,13 +18,18 @@ var _ ratelimit.Limiter = (*redislimit.Window)(nil)
 
 func newWindow(t *testing.T, srv *redisServer, key string, n int, per time.Duration, opts ...redislimit.Option) *redislimit.Window {
 	t.Helper()
-	w, err := redislimit.NewWindow(srv.client(t), key, n, per, opts...)
+	w, err := redislimit.NewWindow(srv.client(t), key, n, per, append([]redislimit.Option{testTimeout}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
 	return w
 }
+
+// testTimeout is the tests' WithTimeout unless they set their own: the
+// default 250 ms is for a healthy Redis, and on a loaded 2-core machine
+// running every package's tests at once a call can take longer.
+var testTimeout = redislimit.WithTimeout(2 * time.Second)
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
