@@ -29,6 +29,9 @@ type hold struct {
 	host       *host
 	hostPermit semaphore.Permit
 	permit     semaphore.Permit
+	// shared is what it holds of the limits given as interfaces (see
+	// shared_limits.go, whose steps record it there).
+	shared sharedHeld
 	// grants are the window grants (the host's, the learned policies',
 	// the session's), pending until the request is written. The first
 	// ones taken without waiting live in held, part of the hold: no
@@ -211,10 +214,15 @@ func (h *hold) roundTripped() {
 }
 
 // maxGrants is the most grants one attempt takes: the host's own window,
-// one per learned policy, the session's window and its pacing.
-const maxGrants = 3 + feedback.MaxPolicies
+// one per learned policy, the session's window and its pacing, the host's
+// shared limiter and one limiter of WithLimiter (the others, if any, are
+// taken through their Acquire: see canAddGrant).
+const maxGrants = 5 + feedback.MaxPolicies
 
 func (h *hold) addGrant(g *ratelimit.Grant) { h.grants[h.ngrants] = g; h.ngrants++ }
+
+// canAddGrant reports whether the attempt has room for another grant.
+func (h *hold) canAddGrant() bool { return int(h.ngrants) < maxGrants }
 
 // heldGrants is how many grants the hold itself has room for: enough for
 // the host's window, the session's window and its pacing. An attempt that
@@ -342,6 +350,7 @@ func (h *hold) release() {
 	}
 	h.permit.Release()
 	h.hostPermit.Release()
+	h.shared.release(h.t.shared)
 	if h.host != nil {
 		h.t.hosts.leave(h.host)
 	}

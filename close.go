@@ -22,6 +22,7 @@ import (
 // cancelled.
 func (t *Transport) Close() error {
 	t.closing.close()
+	t.shared.close()
 	t.CloseIdleConnections()
 	return nil
 }

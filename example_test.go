@@ -242,3 +242,38 @@ func ExampleWithPriority() {
 	// 200
 	// 200
 }
+
+// WithSharedConcurrency takes any ConcurrencyLimiter: here a channel, in
+// production a redislimit.Semaphore that every replica shares.
+func ExampleWithSharedConcurrency() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	s, err := throttle.NewSession(throttle.WithSharedConcurrency(chanLimiter(make(chan struct{}, 2))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	resp, err := s.Get(context.Background(), srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(body))
+	// Output: ok
+}
+
+// chanLimiter is a ConcurrencyLimiter of cap(c) slots.
+type chanLimiter chan struct{}
+
+func (c chanLimiter) Acquire(ctx context.Context) (func(), error) {
+	select {
+	case c <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-c }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

@@ -53,6 +53,11 @@ type config struct {
 	limiters    []ratelimit.Limiter
 	clock       ratelimit.Clock
 
+	// Limits given as interfaces, often shared with other processes.
+	sharedConc      ConcurrencyLimiter
+	hostLimiter     func(host string) ratelimit.Limiter
+	hostConcLimiter func(host string) ConcurrencyLimiter
+
 	// Server feedback, admission and quotas.
 	noFeedback    bool
 	maxPause      time.Duration
@@ -326,15 +331,82 @@ func WithTimeout(d time.Duration) Option {
 // (a unit granted through TryAcquire cannot be given back). A limiter
 // that cannot be tried cannot say whether it would wait, so every caller
 // counts as waiting for it and takes a queue place before calling its
-// Acquire. A unit a limiter has granted is not given back either when the
-// attempt is then held back by its host's pause: the Limiter interface
-// has no way to give it back.
+// Acquire.
+//
+// A limiter with a Reserve(ctx, n) (*ratelimit.Grant, error) method (a
+// ratelimit.Window or Bucket, a redislimit.Window) holds the unit pending
+// until the attempt's headers are written, as the session's own window
+// does, and gets it back if the attempt is never sent (its caller gave
+// up, its host was paused while it waited). A unit another limiter has
+// granted is not given back: the Limiter interface has no way to.
 func WithLimiter(l ratelimit.Limiter) Option {
 	return option(func(c *config) error {
 		if err := nilArg("WithLimiter", "", l); err != nil {
 			return err
 		}
 		c.limiters = append(c.limiters, l)
+		return nil
+	})
+}
+
+// WithSharedConcurrency adds a session-wide concurrency limit kept outside
+// the session, such as a redislimit.Semaphore that many processes share:
+// at most its capacity of attempts are in flight across all of them. It
+// takes the session slot's place in the pipeline, right after
+// WithMaxConcurrency's slot and before the session's tokens, and is held,
+// as that slot is, until the response body is read to EOF, closed, or
+// fails. An attempt that gives up its turn gives the slot back. Every
+// caller waits for it through its Acquire (it cannot be tried without
+// waiting), so every caller counts against WithQueueLimit. l must not be
+// nil.
+func WithSharedConcurrency(l ConcurrencyLimiter) Option {
+	return option(func(c *config) error {
+		if err := nilArg("WithSharedConcurrency", "", l); err != nil {
+			return err
+		}
+		c.sharedConc = l
+		return nil
+	})
+}
+
+// WithHostLimiter gives each host a rate limiter that f makes, on the
+// host's first attempt: a limit shared across processes per host (a
+// redislimit.Window keyed by the host, say). host is the host key the
+// per-host options use (see WithRateLimitFor); f returns nil for a host
+// that has no such limit. Every attempt to the host takes one unit of it,
+// after the host's own tokens and before anything session-wide; a limiter
+// with a Reserve method holds it pending until the headers are written
+// (see WithLimiter). f is called under a lock, once per host while the
+// host's limiter is kept, and must not block nor call into the session.
+//
+// A host's limiter is dropped once no attempt uses it and it reports
+// IdleAt(now) true (redislimit's do when they hold nothing in this
+// process; their state lives on Redis), and closed if it has a Close
+// method, as is every limiter f made when the Transport closes. A limiter
+// without IdleAt is kept for the session's life. f must not be nil.
+func WithHostLimiter(f func(host string) ratelimit.Limiter) Option {
+	return option(func(c *config) error {
+		if err := nilArg("WithHostLimiter", "", f); err != nil {
+			return err
+		}
+		c.hostLimiter = f
+		return nil
+	})
+}
+
+// WithHostConcurrencyLimiter gives each host a concurrency limiter that f
+// makes, on the host's first attempt: a per-host limit shared across
+// processes (a redislimit.Semaphore keyed by the host, say). Its slot is
+// taken after the host's own slot and before the host's tokens, and held
+// until the response body is done. f returns nil for a host with no such
+// limit; what WithHostLimiter says of f and of dropping and closing the
+// limiters holds here too. f must not be nil.
+func WithHostConcurrencyLimiter(f func(host string) ConcurrencyLimiter) Option {
+	return option(func(c *config) error {
+		if err := nilArg("WithHostConcurrencyLimiter", "", f); err != nil {
+			return err
+		}
+		c.hostConcLimiter = f
 		return nil
 	})
 }

@@ -44,7 +44,8 @@ type Transport struct {
 	timeout  time.Duration
 	guard    windowGuard // how the windows count an attempt (see hold.clientTrace)
 
-	queue *admission // WithQueueLimit; nil if none
+	queue  *admission    // WithQueueLimit; nil if none
+	shared *sharedLimits // limits given as interfaces; nil if none
 
 	closing closeState // what Close ends
 
@@ -85,6 +86,7 @@ func NewTransport(base http.RoundTripper, opts ...Option) (*Transport, error) {
 
 func newTransport(c *config) (*Transport, error) {
 	t := &Transport{base: c.base, clock: c.clock, extra: c.limiters, timeout: c.timeout, guard: c.guard}
+	t.shared = newSharedLimits(c)
 	t.closing.done = make(chan struct{})
 	if c.hasQueueLimit {
 		t.queue = &admission{limit: int64(c.queueLimit)}
@@ -233,6 +235,9 @@ func (t *Transport) spend(h *hold) bool {
 // tryHost is acquireHost without waiting: it reports false at the first
 // thing the host cannot give at once.
 func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) {
+	if t.shared.perHost() {
+		return false // a shared limiter cannot be tried without waiting
+	}
 	if t.hosts == nil {
 		return true
 	}
@@ -264,6 +269,9 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 // WithLimiter is tried through its TryAcquire method; one without such a
 // method counts as one the caller must wait for.
 func (t *Transport) trySession(ctx context.Context, h *hold) (ok bool) {
+	if t.shared.session() {
+		return false // a shared slot cannot be tried without waiting
+	}
 	if t.slots != nil {
 		p, ok := t.slots.TryAcquire(ctx, 1)
 		if h.setPermit(p); !ok {
@@ -295,7 +303,7 @@ func tryExtra(h *hold, l ratelimit.Limiter, last bool) bool {
 	case interface {
 		TryReserveInto(g *ratelimit.Grant, n int) bool
 	}:
-		return h.tryReserve(l.TryReserveInto)
+		return h.canAddGrant() && h.tryReserve(l.TryReserveInto)
 	case interface{ TryAcquire(n int) bool }:
 		return last && l.TryAcquire(1)
 	}
@@ -335,7 +343,14 @@ func (a *admission) leave() {
 // holds anything the other hosts share while it waits.
 func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 	if t.hosts == nil {
-		return nil
+		if !t.shared.perHost() {
+			return nil
+		}
+		ctx := w.bounded()
+		if err := t.acquireSharedHostSlot(ctx, key, h); err != nil {
+			return err
+		}
+		return t.acquireSharedHostRate(ctx, key, h)
 	}
 	h.enterHost(t.hosts.enter(key))
 	learned, probe, err := t.hosts.admit(w.ctx, key, h.host)
@@ -343,7 +358,7 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		return err
 	}
 	live := h.host.live
-	if live.slots == nil && live.rate == nil && len(learned) == 0 {
+	if live.slots == nil && live.rate == nil && len(learned) == 0 && !t.shared.perHost() {
 		return nil
 	}
 	ctx := w.bounded()
@@ -352,6 +367,9 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		if h.setHostPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", key, err)
 		}
+	}
+	if err := t.acquireSharedHostSlot(ctx, key, h); err != nil {
+		return err
 	}
 	if live.rate != nil {
 		g, err := live.rate.Reserve(ctx, 1)
@@ -367,7 +385,7 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		}
 		h.addGrant(g)
 	}
-	return nil
+	return t.acquireSharedHostRate(ctx, key, h)
 }
 
 // acquireSession takes the session-wide slot, then the session-wide
@@ -375,7 +393,7 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 // the base RoundTripper (see hold.commit), so whatever waits in between
 // cannot make the wire exceed the window.
 func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
-	if t.slots == nil && t.rate == nil && t.pace == nil && len(t.extra) == 0 {
+	if t.slots == nil && t.rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
 		return nil
 	}
 	ctx := w.bounded()
@@ -384,6 +402,9 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 		if h.setPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a session concurrency slot: %w", err)
 		}
+	}
+	if err := t.acquireSharedSlot(ctx, h); err != nil {
+		return err
 	}
 	if t.rate != nil {
 		g, err := t.rate.Reserve(ctx, 1)
@@ -398,7 +419,7 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 		}
 	}
 	for _, l := range t.extra {
-		if err = l.Acquire(ctx, 1); err != nil {
+		if err = h.reserve(ctx, l); err != nil {
 			return fmt.Errorf("throttle: waiting for limiter %T: %w", l, err)
 		}
 	}
