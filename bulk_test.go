@@ -390,6 +390,10 @@ func TestWithProgress(t *testing.T) {
 	for i := 1; i < len(calls); i++ {
 		assert.GreaterOrEqual(t, calls[i].Done, calls[i-1].Done)
 		assert.GreaterOrEqual(t, calls[i].Elapsed, calls[i-1].Elapsed)
+		if i < len(calls)-1 { // the last call comes when the run ends
+			// At most every 100 ms (the ticker's own jitter allowed).
+			assert.GreaterOrEqual(t, calls[i].Elapsed-calls[i-1].Elapsed, 90*time.Millisecond, "call %d came too soon", i)
+		}
 	}
 
 	var streamLast throttle.Progress
