@@ -33,7 +33,9 @@ func sayDiscord(h http.Header, w *fixedWindow, route string, now time.Time, ok b
 }
 
 // discordBucket names a route's bucket as Discord does: an opaque hash.
-func discordBucket(route string) string { return fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(route))) }
+func discordBucket(route string) string {
+	return fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(route)))
+}
 
 // sayGitHub writes GitHub's x-ratelimit-* fields; the reset is in whole
 // Unix seconds, rounded up, as GitHub's is.

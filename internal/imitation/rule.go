@@ -18,7 +18,7 @@ type rule interface {
 // decision is a rule's verdict on one request.
 type decision struct {
 	ok     bool
-	status int               // the rejection's status when !ok
+	status int         // the rejection's status when !ok
 	header http.Header // fields for the answer, accepted or not; may be nil
 	body   string      // the rejection's body, if any
 }
