@@ -92,13 +92,16 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 
 // DefaultRetryPolicy retries idempotent methods (GET, HEAD, OPTIONS, PUT,
 // DELETE, TRACE, or any request with an Idempotency-Key header) after a
-// connection error or a 429, 500, 502, 503 or 504. It retries any method,
+// connection error or a 429, 500, 502, 503, 504 or 529 (Anthropic's
+// overloaded_error). It retries any method,
 // POST and PATCH included, after a 429 or a 403 that says it is a rate
 // limit (with Retry-After, or a remaining count of 0, as GitHub sends; see
 // feedback.Signal.Throttled): such a response says the request was not
 // processed. So a POST or PATCH is retried after a 500, 502, 503, 504 or a
 // connection error only if it carries an Idempotency-Key header. A plain
-// 403 is never retried.
+// 403 is never retried. A response's x-should-retry header, which OpenAI
+// and Anthropic send, overrides all of this: "false" stops the retry,
+// "true" allows it whatever the method.
 //
 // It never retries once the context has ended, after an error from the
 // limits themselves (such as ErrExceedsLimit or ErrQueueFull), or after a
@@ -120,12 +123,16 @@ func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bo
 	if err != nil {
 		return idempotent && retryableError(err), nil
 	}
+	if retry, stated := feedback.ShouldRetry(resp.Header); stated {
+		return retry, nil // the server knows whether the request was processed
+	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
 		return true, nil
 	case http.StatusForbidden:
 		return rateLimited(resp), nil
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+		feedback.StatusOverloaded:
 		return idempotent, nil
 	}
 	return false, nil
