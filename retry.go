@@ -51,6 +51,9 @@ type RetryPolicy struct {
 	// called with MinWait and MaxWait, and what it returns is held to
 	// [0, MaxWait].
 	Backoff retryablehttp.Backoff
+	// Budget bounds the retries to each host (see RetryBudget); nil means
+	// the default budget, NoRetryBudget none.
+	Budget *RetryBudget
 }
 
 func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
@@ -76,6 +79,13 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 	}
 	if p.Backoff == nil {
 		p.Backoff = DefaultBackoff
+	}
+	b, err := p.Budget.withDefaults()
+	if err != nil {
+		return p, err
+	}
+	if p.Budget = b; b == nil {
+		p.Budget = &RetryBudget{Ratio: -1} // off
 	}
 	return p, nil
 }
@@ -246,10 +256,14 @@ type retryLayer struct {
 	policy   RetryPolicy
 	clock    ratelimit.Clock
 	maxPause time.Duration
+	budget   *retryBudgets // nil: no retry budget
 }
 
 func newRetryLayer(p RetryPolicy, t *Transport, maxPause time.Duration) *retryLayer {
 	l := &retryLayer{stats: &t.stats, t: t, policy: p, clock: t.clock, maxPause: maxPause}
+	if p.Budget != nil && p.Budget.Ratio >= 0 { // set by withDefaults
+		l.budget = newRetryBudgets(p.Budget, t.clock)
+	}
 	l.client = &retryablehttp.Client{
 		// Its HTTPClient sends one attempt and follows no redirect: the
 		// Session's own http.Client above follows them, hop by hop. The
@@ -266,7 +280,10 @@ func newRetryLayer(p RetryPolicy, t *Transport, maxPause time.Duration) *retryLa
 		CheckRetry:   l.checkRetry,
 		Backoff:      l.backoff,
 		ErrorHandler: finalError,
-		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
+		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+			if c := retryCallOf(req.Context()); c != nil {
+				c.attempt = attempt
+			}
 			if attempt > 0 {
 				l.stats.retries.Add(1)
 			}
@@ -301,6 +318,9 @@ func (l *retryLayer) checkRetry(ctx context.Context, resp *http.Response, err er
 				wait.Round(time.Millisecond), context.DeadlineExceeded)
 		}
 	}
+	if budgetErr := l.spendBudget(ctx, err); budgetErr != nil {
+		return false, budgetErr
+	}
 	return true, checkErr
 }
 
@@ -323,6 +343,11 @@ func (l *retryLayer) backoff(lo, hi time.Duration, attempt int, resp *http.Respo
 // Transport sends each attempt under the caller's own context.
 func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
 	ctx := retryContext(req)
+	if l.budget != nil {
+		host := hostKey(req.URL)
+		l.budget.deposit(host)
+		ctx = withRetryCall(ctx, &retryCall{host: host})
+	}
 	wc := l.t.waitContext(ctx)
 	defer wc.release()
 	rreq := &retryablehttp.Request{Request: req.WithContext(wc)}
