@@ -13,17 +13,17 @@ import (
 	"github.com/go-throttle/throttle/semaphore"
 )
 
-// budgets are the cost budgets of a Transport: the user's (WithBudget,
+// costBudgets are the cost budgets of a Transport: the user's (WithBudget,
 // WithBudgetFor) and those servers state (learned per host). A nil
-// *budgets has none and learns none.
-type budgets struct {
-	session []*budget            // WithBudget, by name
-	hosts   map[string][]*budget // WithBudgetFor, by host key, then by name
-	learned *learnedBudgets      // nil when server feedback is off
+// *costBudgets has none and learns none.
+type costBudgets struct {
+	session []*costBudget            // WithBudget, by name
+	hosts   map[string][]*costBudget // WithBudgetFor, by host key, then by name
+	learned *learnedBudgets          // nil when server feedback is off
 }
 
-// budget is one window of a cost: the user's, or one a server stated.
-type budget struct {
+// costBudget is one window of a cost: the user's, or one a server stated.
+type costBudget struct {
 	name string
 	n    int
 	per  time.Duration // as stated: the window counts per plus the guard
@@ -36,34 +36,34 @@ type budget struct {
 	sent, inflight atomic.Int64
 }
 
-func (x *budget) learnedBudget() bool { return x.learned }
+func (x *costBudget) learnedBudget() bool { return x.learned }
 
-func newBudgets(c *config) (*budgets, error) {
+func newCostBudgets(c *config) (*costBudgets, error) {
 	if len(c.budgets) == 0 && c.noFeedback {
 		return nil, nil
 	}
-	b := &budgets{}
+	b := &costBudgets{}
 	for _, spec := range c.budgets {
 		w, err := ratelimit.NewWindow(int(spec.n), c.guard.window(spec.per), ratelimit.WithClock(c.clock))
 		if err != nil {
 			return nil, fmt.Errorf("%w: WithBudget(%q): %w", ErrInvalidOption, spec.name, err)
 		}
-		x := &budget{name: spec.name, n: int(spec.n), per: spec.per, w: w}
+		x := &costBudget{name: spec.name, n: int(spec.n), per: spec.per, w: w}
 		if spec.host == "" {
 			b.session = append(b.session, x)
 			continue
 		}
 		if b.hosts == nil {
-			b.hosts = make(map[string][]*budget)
+			b.hosts = make(map[string][]*costBudget)
 		}
 		b.hosts[spec.host] = append(b.hosts[spec.host], x)
 	}
 	// One order for every caller, so that callers holding one budget's
 	// units while they wait for the next never wait for each other in a
 	// circle.
-	slices.SortFunc(b.session, compareBudgets)
+	slices.SortFunc(b.session, compareCostBudgets)
 	for _, l := range b.hosts {
-		slices.SortFunc(l, compareBudgets)
+		slices.SortFunc(l, compareCostBudgets)
 	}
 	if !c.noFeedback {
 		b.learned = newLearnedBudgets(c)
@@ -71,7 +71,7 @@ func newBudgets(c *config) (*budgets, error) {
 	return b, nil
 }
 
-func compareBudgets(a, b *budget) int {
+func compareCostBudgets(a, b *costBudget) int {
 	if c := strings.Compare(a.name, b.name); c != 0 {
 		return c
 	}
@@ -81,7 +81,7 @@ func compareBudgets(a, b *budget) int {
 // check fails at once, before any wait, when a cost on ctx is malformed
 // or larger than a whole budget it names: such a request could never be
 // sent.
-func (b *budgets) check(ctx context.Context, key string) error {
+func (b *costBudgets) check(ctx context.Context, key string) error {
 	costs := costsOf(ctx)
 	if costs == nil {
 		return nil
@@ -92,7 +92,7 @@ func (b *budgets) check(ctx context.Context, key string) error {
 	if b == nil {
 		return nil
 	}
-	lists := [...][]*budget{b.hosts[key], b.learned.budgetsOf(key), b.session}
+	lists := [...][]*costBudget{b.hosts[key], b.learned.budgetsOf(key), b.session}
 	for _, l := range lists {
 		for _, x := range l {
 			if n, ok := costs.cost(x.name); ok {
@@ -106,7 +106,7 @@ func (b *budgets) check(ctx context.Context, key string) error {
 }
 
 // fits reports a cost larger than the whole budget.
-func (x *budget) fits(n int64, key string) error {
+func (x *costBudget) fits(n int64, key string) error {
 	if n <= int64(x.n) {
 		return nil
 	}
@@ -118,10 +118,10 @@ func (x *budget) fits(n int64, key string) error {
 		ErrCostExceedsBudget, whose, x.name, x.n, x.per, n, ErrExceedsLimit)
 }
 
-// charge is one budget's part of an attempt: the cost, its grant, and for
+// costCharge is one budget's part of an attempt: the cost, its grant, and for
 // a learned budget where its in-flight count stands.
-type charge struct {
-	b    *budget
+type costCharge struct {
+	b    *costBudget
 	cost int64
 	g    *ratelimit.Grant
 	mark int64 // b.sent once this attempt was counted in it
@@ -132,7 +132,7 @@ type charge struct {
 // order taken, and the host's slot of a concurrency limit its server
 // stated. Part of the hold, allocated only for attempts that are charged.
 type costHold struct {
-	charges []charge
+	charges []costCharge
 	slot    semaphore.Permit
 	// mu guards the in-flight counts (sent, answered and the charges'
 	// marks): commit runs on net/http's write loop and again on the
@@ -151,29 +151,29 @@ func (h *hold) costHold() *costHold {
 
 // hostCharges lists what an attempt to key costs on the host's budgets,
 // the user's first, then the server's, each in name order.
-func (b *budgets) hostCharges(ctx context.Context, key string, size int64) []charge {
+func (b *costBudgets) hostCharges(ctx context.Context, key string, size int64) []costCharge {
 	if b == nil {
 		return nil
 	}
 	costs := costsOf(ctx)
-	var out []charge
+	var out []costCharge
 	if costs != nil {
 		for _, x := range b.hosts[key] {
 			if n, ok := costs.cost(x.name); ok && n > 0 {
-				out = append(out, charge{b: x, cost: n, host: key})
+				out = append(out, costCharge{b: x, cost: n, host: key})
 			}
 		}
 	}
 	for _, x := range b.learned.budgetsOf(key) {
 		if n := implicitCost(costs, x.name, size); n > 0 {
-			out = append(out, charge{b: x, cost: n, host: key})
+			out = append(out, costCharge{b: x, cost: n, host: key})
 		}
 	}
 	return out
 }
 
 // sessionCharges lists what an attempt costs on the session's budgets.
-func (b *budgets) sessionCharges(ctx context.Context) []charge {
+func (b *costBudgets) sessionCharges(ctx context.Context) []costCharge {
 	if b == nil || len(b.session) == 0 {
 		return nil
 	}
@@ -181,10 +181,10 @@ func (b *budgets) sessionCharges(ctx context.Context) []charge {
 	if costs == nil {
 		return nil
 	}
-	var out []charge
+	var out []costCharge
 	for _, x := range b.session {
 		if n, ok := costs.cost(x.name); ok && n > 0 {
-			out = append(out, charge{b: x, cost: n})
+			out = append(out, costCharge{b: x, cost: n})
 		}
 	}
 	return out
@@ -192,7 +192,7 @@ func (b *budgets) sessionCharges(ctx context.Context) []charge {
 
 // tryCharges takes every charge without waiting, reporting false at the
 // first that does not fit now.
-func (h *hold) tryCharges(cs []charge) bool {
+func (h *hold) tryCharges(cs []costCharge) bool {
 	for _, c := range cs {
 		if c.cost > int64(c.b.n) {
 			return false // fails in acquire, with its error
@@ -208,7 +208,7 @@ func (h *hold) tryCharges(cs []charge) bool {
 }
 
 // waitCharges takes every charge, waiting under ctx for each in turn.
-func (h *hold) waitCharges(ctx context.Context, cs []charge) error {
+func (h *hold) waitCharges(ctx context.Context, cs []costCharge) error {
 	for _, c := range cs {
 		if err := c.b.fits(c.cost, c.host); err != nil {
 			return err
@@ -230,7 +230,7 @@ func ofHost(key string) string {
 	return " of host " + key
 }
 
-func (ch *costHold) add(c charge) { ch.charges = append(ch.charges, c) }
+func (ch *costHold) add(c costCharge) { ch.charges = append(ch.charges, c) }
 
 // tryHostBudgets is acquireHostBudgets without waiting.
 func (t *Transport) tryHostBudgets(ctx context.Context, key string, size int64, h *hold) bool {

@@ -39,7 +39,7 @@ type learnedBudgets struct {
 
 // learnedHost is what one host's server states beyond request counts.
 type learnedHost struct {
-	budgets []*budget            // in name order (see compareBudgets)
+	budgets []*costBudget        // in name order (see compareCostBudgets)
 	slots   *semaphore.Throttler // concurrent-requests; nil if none stated
 	nslots  int
 }
@@ -59,7 +59,7 @@ func (l *learnedBudgets) get(key string) *learnedHost {
 }
 
 // budgetsOf returns the budgets key's server stated.
-func (l *learnedBudgets) budgetsOf(key string) []*budget {
+func (l *learnedBudgets) budgetsOf(key string) []*costBudget {
 	if h := l.get(key); h != nil {
 		return h.budgets
 	}
@@ -128,8 +128,8 @@ func (l *learnedBudgets) apply(key string, bs *feedback.Budgets, now time.Time, 
 			}
 			continue
 		}
-		i := slices.IndexFunc(next.budgets, func(b *budget) bool { return b.name == x.Name && b.stated == x.Window })
-		var b *budget
+		i := slices.IndexFunc(next.budgets, func(b *costBudget) bool { return b.name == x.Name && b.stated == x.Window })
+		var b *costBudget
 		if i >= 0 {
 			b = next.budgets[i]
 		}
@@ -150,7 +150,7 @@ func (l *learnedBudgets) apply(key string, bs *feedback.Budgets, now time.Time, 
 	if !changed {
 		return
 	}
-	slices.SortFunc(next.budgets, compareBudgets)
+	slices.SortFunc(next.budgets, compareCostBudgets)
 	if old == nil {
 		l.sweepLocked(now)
 		l.adds++
@@ -161,7 +161,7 @@ func (l *learnedBudgets) apply(key string, bs *feedback.Budgets, now time.Time, 
 
 // newBudget returns the window of a budget x states, or nil if its length
 // is not known yet.
-func (l *learnedBudgets) newBudget(x feedback.Budget, now time.Time) *budget {
+func (l *learnedBudgets) newBudget(x feedback.Budget, now time.Time) *costBudget {
 	per := x.Window
 	if per == 0 {
 		per = inferWindow(x, now)
@@ -176,7 +176,7 @@ func (l *learnedBudgets) newBudget(x feedback.Budget, now time.Time) *budget {
 	if err != nil {
 		return nil
 	}
-	return &budget{name: x.Name, n: x.Limit, per: per, w: w, learned: true, stated: x.Window}
+	return &costBudget{name: x.Name, n: x.Limit, per: per, w: w, learned: true, stated: x.Window}
 }
 
 // inferWindow works out the period of a budget stated without one (OpenAI
@@ -210,7 +210,7 @@ var commonPeriods = [...]time.Duration{time.Second, 10 * time.Second, time.Minut
 // that counts requests this client did not send (another client's) is
 // obeyed, and a remaining count of 0 holds back, until the reset, the
 // requests that name this budget and no others.
-func syncBudget(b *budget, x feedback.Budget, now time.Time, ch *costHold) {
+func syncBudget(b *costBudget, x feedback.Budget, now time.Time, ch *costHold) {
 	if !x.HasRemaining {
 		return
 	}

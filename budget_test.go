@@ -239,7 +239,7 @@ func TestSettleThroughTransport(t *testing.T) {
 // The window of a budget is strict like WithRateLimit's: a grant occupies
 // capacity from the grant, and counts from the send.
 func TestBudgetIsAWindow(t *testing.T) {
-	b, err := newBudgets(&config{budgets: []budgetSpec{{name: "tokens", n: 10, per: time.Second}}, clock: clock.NewFake(t0), noFeedback: true})
+	b, err := newCostBudgets(&config{budgets: []budgetSpec{{name: "tokens", n: 10, per: time.Second}}, clock: clock.NewFake(t0), noFeedback: true})
 	require.NoError(t, err)
 	require.Len(t, b.session, 1)
 	n, per := b.session[0].w.Limit()

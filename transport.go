@@ -49,7 +49,7 @@ type Transport struct {
 
 	closing closeState // what Close ends
 
-	budgets *budgets // cost budgets (budget.go); nil if none
+	budgets *costBudgets // cost budgets (budget.go); nil if none
 
 	stats counters
 }
@@ -110,7 +110,7 @@ func newTransport(c *config) (*Transport, error) {
 	if err = t.newSessionRate(c); err != nil {
 		return nil, err
 	}
-	if t.budgets, err = newBudgets(c); err != nil {
+	if t.budgets, err = newCostBudgets(c); err != nil {
 		return nil, err
 	}
 	if t.upload, err = newBodyLimit("WithUploadLimit", c.upload, c.clock); err != nil {
