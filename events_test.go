@@ -210,9 +210,30 @@ func TestEventsRetryRefusedAndPaused(t *testing.T) {
 
 	hs, ok := s.HostStats(host)
 	require.True(t, ok)
-	require.EqualValues(t, 1, hs.RetriesRefused)
+	require.Zero(t, hs.RetriesRefused, "the budget refused nothing")
 	require.EqualValues(t, 1, hs.TooManyRequests)
 	require.Equal(t, paused[0].Until, hs.PausedUntil)
+}
+
+// A retry the host's retry budget refuses is reported and counted.
+func TestEventsRetryRefusedByBudget(t *testing.T) {
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+	})
+	s, log := observedSession(t, WithRetry(RetryPolicy{MaxRetries: 2, Budget: &RetryBudget{Ratio: 1e-9, MinPerSecond: 1e-9}}))
+	_, err := getOne(context.Background(), s, rec.URL+"?token=x")
+	require.ErrorIs(t, err, ErrRetryBudget)
+	refused := log.of(EventRetryRefused)
+	require.Len(t, refused, 1)
+	require.Equal(t, ReasonRetryBudget, refused[0].Reason)
+	require.Equal(t, http.StatusBadGateway, refused[0].StatusCode)
+	require.Equal(t, 1, refused[0].Attempt)
+	require.Equal(t, http.MethodGet, refused[0].Method)
+	require.Empty(t, log.of(EventRetryScheduled))
+	hs, ok := s.HostStats(hostKey(mustURL(t, rec.URL)))
+	require.True(t, ok)
+	require.EqualValues(t, 1, hs.RetriesRefused)
+	require.EqualValues(t, 1, s.Stats().RetriesRefused)
 }
 
 // A pause is announced once, and its end when the next attempt passes the

@@ -40,8 +40,7 @@ type HostStats struct {
 	// client adapted, each with its Source. A zero Limit is none.
 	Concurrency, Rate Limit
 	// Retries counts the retries sent to the host; RetriesRefused, the
-	// retries not made because the host's retry budget was spent or the
-	// server's wait ran past the caller's deadline.
+	// retries its retry budget refused (see RetryBudget).
 	Retries, RetriesRefused int64
 }
 

@@ -325,12 +325,13 @@ func (t *Transport) rejected(w *waiter, req *http.Request, key string, err error
 	})
 }
 
-// retryRefused counts a retry of a request to host key that was not made,
-// for why (ReasonRetryBudget, ReasonDeadline), on the host and in an
-// event. ctx is the context the retry policy was called with; resp and
-// err are what the last attempt got.
+// retryRefused reports a retry of a request to host key that was not
+// made, for why (ReasonRetryBudget, ReasonDeadline), in an event, and
+// counts it on the host when the budget refused it. ctx is the context
+// the retry policy was called with; resp and err are what the last
+// attempt got.
 func (t *Transport) retryRefused(ctx context.Context, key string, resp *http.Response, err error, why Reason) {
-	if t.hosts != nil {
+	if t.hosts != nil && why == ReasonRetryBudget {
 		t.hosts.mu.Lock()
 		if st := t.hosts.m[key]; st != nil {
 			st.figures().refused.Add(1)
@@ -339,6 +340,9 @@ func (t *Transport) retryRefused(ctx context.Context, key string, resp *http.Res
 	}
 	if !t.observed() {
 		return
+	}
+	if ue, ok := err.(*url.Error); ok {
+		err = ue.Err // it names the URL, credentials included
 	}
 	ev := Event{Kind: EventRetryRefused, Host: key, Err: err, Reason: why}
 	if c := callOf(ctx); c != nil {
