@@ -71,6 +71,8 @@ type hold struct {
 	sawConn, newConn, plain, busy   bool
 	ngrants                         uint8 // in grants (at most maxGrants)
 	released                        atomic.Bool
+
+	ev *attemptObs // what an observer is told; nil when nobody listens
 }
 
 // newHold returns an attempt of t that holds nothing yet.
@@ -263,6 +265,7 @@ func (h *hold) endHost(resp *http.Response) {
 	}
 	sig, at := h.parse(resp)
 	hosts.observe(h.host, &sig, at, h.probe, h.admitted)
+	h.noteResponse(&sig)
 	if sig.Throttled {
 		h.t.stats.throttled.Add(1)
 	}
@@ -356,6 +359,7 @@ func (h *hold) release() {
 	h.hostPermit.Release()
 	h.shared.release(h.t.shared)
 	h.costs.release()
+	h.ended()
 	if h.host != nil {
 		h.t.hosts.leave(h.host)
 	}
@@ -483,9 +487,11 @@ type responseBody struct {
 func (b *responseBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.h.t.stats.bytesReceived.Add(int64(n))
+	b.h.received(n)
 	if err != nil {
 		if err != io.EOF {
 			err = b.h.attemptError(err)
+			b.h.bodyFailed(err)
 		}
 		b.h.release()
 	}

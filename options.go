@@ -53,6 +53,7 @@ type config struct {
 	limiters    []ratelimit.Limiter
 	clock       ratelimit.Clock
 	budgets     []budgetSpec // WithBudget, WithBudgetFor (budget_options.go)
+	obs         obsConfig    // WithObserver, WithLogger, otelthrottle
 
 	// Limits given as interfaces, often shared with other processes.
 	sharedConc      ConcurrencyLimiter
