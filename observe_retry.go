@@ -32,9 +32,14 @@ func callOf(ctx context.Context) *callObs {
 }
 
 // noteCheck records what the retry policy is called with, for the event
-// of the retry it may schedule.
+// of the retry it may schedule. The *url.Error that go-retryablehttp's
+// http.Client adds is dropped: it names the URL, credentials included,
+// and the event has the URL already.
 func noteCheck(ctx context.Context, err error) {
 	if c := callOf(ctx); c != nil {
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
 		c.err = err
 	}
 }
