@@ -242,9 +242,10 @@ func TestBudgetIsAWindow(t *testing.T) {
 	b, err := newCostBudgets(&config{budgets: []budgetSpec{{name: "tokens", n: 10, per: time.Second}}, clock: clock.NewFake(t0), noFeedback: true})
 	require.NoError(t, err)
 	require.Len(t, b.session, 1)
-	n, per := b.session[0].w.Limit()
+	w, ok := b.session[0].w.(*ratelimit.Window)
+	require.True(t, ok)
+	n, per := w.Limit()
 	require.Equal(t, 10, n)
 	require.Equal(t, guarded(time.Second), per)
-	var _ ratelimit.Limiter = b.session[0].w
 	require.True(t, errors.Is(b.check(WithCost(context.Background(), "tokens", 11), ""), ErrCostExceedsBudget))
 }
