@@ -163,7 +163,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.sending(&w, req, key)
 	resp, err := t.base.RoundTrip(out)
 	h.roundTripped()
-	h.answered(resp, err)
+	h.answered(out, resp, err)
 	h.endHost(resp)
 	if err != nil {
 		err = h.attemptError(err)
