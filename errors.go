@@ -52,6 +52,11 @@ var (
 	// reader that returned an error, a GetBody that failed). The server is
 	// not at fault, so such an attempt is never retried.
 	ErrRequestBody = errors.New("throttle: request body failed locally")
+
+	// ErrRetryBudget is wrapped by the error of a call whose retry the
+	// host's retry budget refused (see RetryBudget): the call ended at
+	// once, after the attempts it had made.
+	ErrRetryBudget = errors.New("throttle: retry budget spent")
 )
 
 // invalidOption returns an error wrapping ErrInvalidOption that names the

@@ -51,6 +51,9 @@ type RetryPolicy struct {
 	// called with MinWait and MaxWait, and what it returns is held to
 	// [0, MaxWait].
 	Backoff retryablehttp.Backoff
+	// Budget bounds the retries to each host (see RetryBudget); nil means
+	// the default budget, NoRetryBudget none.
+	Budget *RetryBudget
 }
 
 func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
@@ -77,18 +80,28 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 	if p.Backoff == nil {
 		p.Backoff = DefaultBackoff
 	}
+	b, err := p.Budget.withDefaults()
+	if err != nil {
+		return p, err
+	}
+	if p.Budget = b; b == nil {
+		p.Budget = &RetryBudget{Ratio: -1} // off
+	}
 	return p, nil
 }
 
 // DefaultRetryPolicy retries idempotent methods (GET, HEAD, OPTIONS, PUT,
 // DELETE, TRACE, or any request with an Idempotency-Key header) after a
-// connection error or a 429, 500, 502, 503 or 504. It retries any method,
+// connection error or a 429, 500, 502, 503, 504 or 529 (Anthropic's
+// overloaded_error). It retries any method,
 // POST and PATCH included, after a 429 or a 403 that says it is a rate
 // limit (with Retry-After, or a remaining count of 0, as GitHub sends; see
 // feedback.Signal.Throttled): such a response says the request was not
 // processed. So a POST or PATCH is retried after a 500, 502, 503, 504 or a
 // connection error only if it carries an Idempotency-Key header. A plain
-// 403 is never retried.
+// 403 is never retried. A response's x-should-retry header, which OpenAI
+// and Anthropic send, overrides all of this: "false" stops the retry,
+// "true" allows it whatever the method.
 //
 // It never retries once the context has ended, after an error from the
 // limits themselves (such as ErrExceedsLimit or ErrQueueFull), or after a
@@ -110,12 +123,16 @@ func DefaultRetryPolicy(ctx context.Context, resp *http.Response, err error) (bo
 	if err != nil {
 		return idempotent && retryableError(err), nil
 	}
+	if retry, stated := feedback.ShouldRetry(resp.Header); stated {
+		return retry, nil // the server knows whether the request was processed
+	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
 		return true, nil
 	case http.StatusForbidden:
 		return rateLimited(resp), nil
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+		feedback.StatusOverloaded:
 		return idempotent, nil
 	}
 	return false, nil
@@ -239,10 +256,14 @@ type retryLayer struct {
 	policy   RetryPolicy
 	clock    ratelimit.Clock
 	maxPause time.Duration
+	budget   *retryBudgets // nil: no retry budget
 }
 
 func newRetryLayer(p RetryPolicy, t *Transport, maxPause time.Duration) *retryLayer {
 	l := &retryLayer{stats: &t.stats, t: t, policy: p, clock: t.clock, maxPause: maxPause}
+	if p.Budget != nil && p.Budget.Ratio >= 0 { // set by withDefaults
+		l.budget = newRetryBudgets(p.Budget, t.clock)
+	}
 	l.client = &retryablehttp.Client{
 		// Its HTTPClient sends one attempt and follows no redirect: the
 		// Session's own http.Client above follows them, hop by hop. The
@@ -259,7 +280,10 @@ func newRetryLayer(p RetryPolicy, t *Transport, maxPause time.Duration) *retryLa
 		CheckRetry:   l.checkRetry,
 		Backoff:      l.backoff,
 		ErrorHandler: finalError,
-		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
+		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+			if c := retryCallOf(req.Context()); c != nil {
+				c.attempt = attempt
+			}
 			if attempt > 0 {
 				l.stats.retries.Add(1)
 			}
@@ -294,6 +318,9 @@ func (l *retryLayer) checkRetry(ctx context.Context, resp *http.Response, err er
 				wait.Round(time.Millisecond), context.DeadlineExceeded)
 		}
 	}
+	if budgetErr := l.spendBudget(ctx, err); budgetErr != nil {
+		return false, budgetErr
+	}
 	return true, checkErr
 }
 
@@ -316,6 +343,11 @@ func (l *retryLayer) backoff(lo, hi time.Duration, attempt int, resp *http.Respo
 // Transport sends each attempt under the caller's own context.
 func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
 	ctx := retryContext(req)
+	if l.budget != nil {
+		host := hostKey(req.URL)
+		l.budget.deposit(host)
+		ctx = withRetryCall(ctx, &retryCall{host: host})
+	}
 	wc := l.t.waitContext(ctx)
 	defer wc.release()
 	rreq := &retryablehttp.Request{Request: req.WithContext(wc)}

@@ -36,6 +36,8 @@ type Stats struct {
 	BytesReceived int64 // response body bytes read
 	Throttled     int64 // 429, 503 and rate-limit 403 responses seen (see feedback.Signal.Throttled)
 	Paused        int64 // hosts paused by their server now
+
+	RetriesRefused int64 // retries the retry budget refused (see RetryBudget)
 }
 
 // NewSession returns a Session with the options' limits. Invalid options

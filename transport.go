@@ -61,6 +61,8 @@ type counters struct {
 	bytesSent     atomic.Int64
 	bytesReceived atomic.Int64
 	throttled     atomic.Int64
+
+	retriesRefused atomic.Int64 // by the retry budget (retrybudget.go)
 }
 
 // NewTransport returns a Transport that sends attempts through base (nil
@@ -472,6 +474,8 @@ func (t *Transport) Stats() Stats {
 		BytesReceived: t.stats.bytesReceived.Load(),
 		Throttled:     t.stats.throttled.Load(),
 		Paused:        t.pausedHosts(),
+
+		RetriesRefused: t.stats.retriesRefused.Load(),
 	}
 }
 

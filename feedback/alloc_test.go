@@ -23,6 +23,8 @@ func TestParseAllocs(t *testing.T) {
 		{"github", hdr("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", epoch(time.Hour)), 403},
 		{"discord", hdr("X-RateLimit-Remaining", "0", "X-RateLimit-Reset-After", "1.234"), 200},
 		{"none", hdr("Content-Type", "text/html"), 200},
+		{"retry-after-ms", hdr("Retry-After-Ms", "1500", "Retry-After", "2"), 429},
+		{"ietf-bytes", hdr("RateLimit", `"b";r=0;t=30`, "RateLimit-Policy", `"b";q=100;qu="content-bytes";w=60`), 200},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

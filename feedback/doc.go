@@ -3,7 +3,7 @@
 //
 // [Parse] reads, in one pass over a response's header:
 //
-//   - Retry-After on a 429, 503 or 403 response (GitHub's secondary rate
+//   - Retry-After on a 429, 503, 529 or 403 response (GitHub's secondary rate
 //     limits answer 403), as delta seconds ("120"), decimal seconds ("2.0",
 //     as Shopify sends) or an HTTP-date; it takes precedence over every
 //     other field;
@@ -16,6 +16,13 @@
 //     X-RateLimit-Reset fields (GitHub, Discord and many others), the
 //     X-Rate-Limit-* spelling used by X (Twitter), and Discord's
 //     X-RateLimit-Reset-After.
+//
+// [ParseBudgets] reads the budgets the metered APIs state beyond requests
+// (OpenAI's and Anthropic's token budgets, IETF policies counted in bytes
+// or in requests in flight), under shared names such as [BudgetTokens];
+// [ShouldRetry] reads x-should-retry. A 529 (Anthropic's overloaded_error)
+// is a rejection like a 503, and retry-after-ms is read before
+// Retry-After.
 //
 // The package is pure: it does no I/O, starts no goroutines and never reads
 // the clock (the current instant is an argument). It never panics and never

@@ -49,7 +49,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("HasRemaining=%v Remaining=%d ResetAt=%v", s.HasRemaining, s.Remaining, s.ResetAt)
 		}
 		forbidden := status == 403 && (!s.Until.IsZero() || s.HasRemaining && s.Remaining == 0)
-		if s.Throttled != (status == 429 || status == 503 || forbidden) {
+		if s.Throttled != (status == 429 || status == 503 || status == 529 || forbidden) {
 			t.Fatalf("Throttled = %v for status %d", s.Throttled, status)
 		}
 	})

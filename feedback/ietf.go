@@ -47,7 +47,9 @@ func (q *quotaState) report(s *Signal) {
 
 // parseIETF reads every form of draft-ietf-httpapi-ratelimit-headers.
 func parseIETF(h map[string][]string, now time.Time, s *Signal) {
-	parseRateLimit(h[keyRateLimit], now, s)
+	var other otherUnits
+	other.collect(h[keyRateLimitPolicy])
+	parseRateLimit(h[keyRateLimit], now, &other, s)
 	for _, v := range h[keyRateLimitPolicy] {
 		parsePolicies(v, s)
 	}
@@ -57,11 +59,53 @@ func parseIETF(h map[string][]string, now time.Time, s *Signal) {
 	parseSeparate(h, now, s)
 }
 
+// otherUnits are the names of the policies a RateLimit-Policy field counts
+// in a unit other than requests (qu="content-bytes", say): their items in
+// the RateLimit field are budgets (see ParseBudgets), not remaining
+// request counts. Substrings of the field, so that collecting them does
+// not allocate.
+type otherUnits struct {
+	names [MaxPolicies]string
+	n     int
+}
+
+func (o *otherUnits) collect(values []string) {
+	for _, v := range values {
+		for v != "" && o.n < len(o.names) {
+			var member string
+			member, v = nextMember(v)
+			if p, unit := parsePolicyUnit(member); p.Name != "" && !requestUnit(unit) {
+				o.names[o.n] = p.Name
+				o.n++
+			}
+		}
+	}
+}
+
+// has reports whether item, a RateLimit list item, names such a policy.
+func (o *otherUnits) has(item string) bool {
+	if o.n == 0 || item == "" || item[0] != '"' {
+		return false
+	}
+	name := unquote(item)
+	for _, x := range o.names[:o.n] {
+		if x == name {
+			return true
+		}
+	}
+	return false
+}
+
+// requestUnit reports whether a policy's qu counts requests: absent, or
+// "requests".
+func requestUnit(unit string) bool { return unit == "" || unit == BudgetRequests }
+
 // parseRateLimit reads the RateLimit field in its -08 to -10 list form
 // (`"default";r=0;t=30, ...`, each item reported on its own so that the
 // most restrictive wins) and its -07 dictionary form (`limit=100,
-// remaining=50, reset=5`, one statement for the whole field).
-func parseRateLimit(values []string, now time.Time, s *Signal) {
+// remaining=50, reset=5`, one statement for the whole field). Items of the
+// policies in other units are skipped.
+func parseRateLimit(values []string, now time.Time, other *otherUnits, s *Signal) {
 	var dict quotaState
 	for _, v := range values {
 		for v != "" {
@@ -70,6 +114,9 @@ func parseRateLimit(values []string, now time.Time, s *Signal) {
 			item, params := splitMember(member)
 			if key, value, ok := dictMember(item); ok {
 				dict.set(key, value, now)
+				continue
+			}
+			if other.has(item) {
 				continue
 			}
 			var q quotaState
@@ -95,21 +142,24 @@ func dictMember(item string) (key, value string, ok bool) {
 }
 
 // parsePolicies adds each policy of a RateLimit-Policy (or -06
-// RateLimit-Limit) field value to s.
+// RateLimit-Limit) field value to s, but those counted in a unit other
+// than requests, which are budgets (see ParseBudgets).
 func parsePolicies(list string, s *Signal) {
 	for list != "" && s.NPolicies < MaxPolicies {
 		var member string
 		member, list = nextMember(list)
-		s.addPolicy(parsePolicy(member))
+		if p, unit := parsePolicyUnit(member); requestUnit(unit) {
+			s.addPolicy(p)
+		}
 	}
 }
 
-// parsePolicy reads one policy: `"name";q=100;w=60` (-08 to -10, with pk
-// and qu ignored) or `100;w=60` (older drafts, the quota as the item). The
-// result may be invalid (no quota or no window); addPolicy drops it.
-func parsePolicy(member string) Policy {
+// parsePolicyUnit reads one policy: `"name";q=100;w=60` (-08 to -10, with
+// pk ignored) or `100;w=60` (older drafts, the quota as the item), and the
+// unit its qu names ("" when absent). The result may be invalid (no quota
+// or no window); addPolicy drops it.
+func parsePolicyUnit(member string) (p Policy, unit string) {
 	item, params := splitMember(member)
-	var p Policy
 	if n, ok := parseCount(item); ok {
 		p.Quota = n
 	} else {
@@ -123,9 +173,11 @@ func parsePolicy(member string) Policy {
 			p.Quota, _ = parseCount(value)
 		case isKey(key, "w"):
 			p.Window, _ = parseDelay(value)
+		case isKey(key, "qu"):
+			unit = unquote(value)
 		}
 	}
-	return p
+	return p, unit
 }
 
 // parseSeparate reads the -06 RateLimit-Remaining and RateLimit-Reset

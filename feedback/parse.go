@@ -14,7 +14,7 @@ const keyRetryAfter = "Retry-After"
 // Every form listed in the package documentation is read, and statements
 // from several forms are merged: the most restrictive remaining count wins
 // (see Signal.HasRemaining), and policies accumulate up to MaxPolicies.
-// Retry-After is read as RetryAfter reads it (on a 429, a 503, or a 403)
+// Retry-After is read as RetryAfter reads it (on a 429, a 503, a 529 or a 403, retry-after-ms first)
 // and takes precedence over every other field: it sets Until, and it also
 // ends any remaining count stated beside it (see Signal.Until).
 //
@@ -47,13 +47,13 @@ func ParseRetry(h http.Header, status int, now time.Time) (s Signal, hasRetryAft
 }
 
 // throttled reports whether a response refused its request because of a
-// rate limit: any 429 or 503, and a 403 that says so with a usable
+// rate limit: any 429, 503 or 529 (StatusOverloaded), and a 403 that says so with a usable
 // Retry-After or a remaining count of 0. GitHub answers both its primary
 // (X-RateLimit-Remaining: 0) and its secondary (Retry-After) rate limits
 // with a 403; any other 403 is a plain refusal.
 func throttled(status int, hasRetryAfter bool, s *Signal) bool {
 	switch status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, StatusOverloaded:
 		return true
 	case http.StatusForbidden:
 		return hasRetryAfter || s.HasRemaining && s.Remaining == 0

@@ -5,19 +5,34 @@ import (
 	"time"
 )
 
+// StatusOverloaded is the status Anthropic answers when its service is
+// overloaded (an overloaded_error): a rejection like a 503.
+const StatusOverloaded = 529
+
+// keyRetryAfterMs is the canonical key of retry-after-ms, the wait in
+// milliseconds that OpenAI and Anthropic send beside Retry-After.
+const keyRetryAfterMs = "Retry-After-Ms"
+
 // RetryAfter returns the instant named by the Retry-After field of a
 // response with header h and status code status, received at now, and
 // whether there is one. The field is read only where it speaks of rate
-// limits: on a 429 (Too Many Requests), a 503 (Service Unavailable) and a
-// 403 (Forbidden), as GitHub's secondary rate limits send it; elsewhere,
-// and when it is absent or malformed, RetryAfter reports false. The value
-// is parsed as ParseRetryAfter parses it. h is indexed by canonical key, as
-// in Parse.
+// limits: on a 429 (Too Many Requests), a 503 (Service Unavailable), a 529
+// (StatusOverloaded) and a 403 (Forbidden), as GitHub's secondary rate
+// limits send it; elsewhere, and when it is absent or malformed,
+// RetryAfter reports false. A usable retry-after-ms (milliseconds,
+// decimals allowed, as OpenAI and Anthropic send it) is read before
+// Retry-After, being the more precise; Retry-After is parsed as
+// ParseRetryAfter parses it. h is indexed by canonical key, as in Parse.
 func RetryAfter(h http.Header, status int, now time.Time) (time.Time, bool) {
 	switch status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusForbidden:
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusForbidden, StatusOverloaded:
 	default:
 		return time.Time{}, false
+	}
+	if ms := h[keyRetryAfterMs]; len(ms) > 0 {
+		if sec, nsec, ok := parseSeconds(trimOWS(ms[0])); ok {
+			return after(now, toDelay(sec, nsec)/1000), true
+		}
 	}
 	v := h[keyRetryAfter]
 	if len(v) == 0 {
@@ -54,4 +69,25 @@ func ParseRetryAfter(v string, now time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return clampTime(t, now), true
+}
+
+// keyShouldRetry is the canonical key of x-should-retry, with which
+// OpenAI and Anthropic tell their own SDKs whether to retry.
+const keyShouldRetry = "X-Should-Retry"
+
+// ShouldRetry reads a response's x-should-retry field: retry is what it
+// says ("true" or "false"), and stated whether it says either. Any other
+// value states nothing.
+func ShouldRetry(h http.Header) (retry, stated bool) {
+	v := h[keyShouldRetry]
+	if len(v) == 0 {
+		return false, false
+	}
+	switch trimOWS(v[0]) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
 }

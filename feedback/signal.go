@@ -31,7 +31,7 @@ type Policy struct {
 // [now, now+MaxDelay], where now is the instant passed to Parse.
 type Signal struct {
 	// Until: no request to the host should start before this instant (zero:
-	// no pause). It is set by Retry-After on a 429, 503 or 403 response
+	// no pause). It is set by Retry-After on a 429, 503, 529 or 403 response
 	// (delta seconds, decimal seconds such as Shopify's "2.0", or an
 	// HTTP-date; see RetryAfter); if there is no usable Retry-After, by a
 	// remaining count of 0 that has a known reset (Until = ResetAt), which
@@ -71,7 +71,7 @@ type Signal struct {
 	NPolicies int
 
 	// Throttled reports whether the response refused its request because
-	// of a rate limit: a 429 (Too Many Requests) or a 503 (Service
+	// of a rate limit: a 429 (Too Many Requests), a 529 (StatusOverloaded) or a 503 (Service
 	// Unavailable), or a 403 (Forbidden) with a usable Retry-After or a
 	// remaining count of 0, as GitHub sends for its rate limits. A 403
 	// with neither is a plain refusal, not throttling.

@@ -73,16 +73,21 @@ func NewBucket(n int, per time.Duration, opts ...Option) (*Bucket, error) {
 		base:  cfg.clock.Now(),
 	}
 	b.q.e, b.last = b, b.base
+	b.q.max.Store(int64(burst))
 	b.lim = rate.NewLimiter(rate.Limit(float64(n)/per.Seconds()), burst)
 	b.lim.SetBurstAt(b.last, burst) // start full, at our clock's time
 	return b, nil
 }
 
 // Limit reports the Bucket's n and per (its rate is n/per).
-func (b *Bucket) Limit() (n int, per time.Duration) { return b.n, b.per }
+func (b *Bucket) Limit() (n int, per time.Duration) {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return b.n, b.per
+}
 
-// MaxAcquire reports the largest n Acquire can ever grant: the burst.
-func (b *Bucket) MaxAcquire() int { return b.burst }
+// MaxAcquire reports the largest n Acquire can grant now: the burst.
+func (b *Bucket) MaxAcquire() int { return int(b.q.max.Load()) }
 
 // Acquire blocks until n tokens are taken or ctx ends. Waiters are served
 // in arrival order. It fails at once, without waiting, if ctx is nil
@@ -92,7 +97,7 @@ func (b *Bucket) MaxAcquire() int { return b.burst }
 // context.DeadlineExceeded). When ctx ends during the wait it returns an
 // error wrapping ctx.Err() and takes nothing.
 func (b *Bucket) Acquire(ctx context.Context, n int) error {
-	return b.q.acquire(ctx, "Bucket.Acquire", n, b.burst, false)
+	return b.q.acquire(ctx, "Bucket.Acquire", n, false)
 }
 
 // Reserve is Acquire returning a Grant. The tokens are spent when granted,
@@ -100,7 +105,7 @@ func (b *Bucket) Acquire(ctx context.Context, n int) error {
 // bucket (up to the burst) and wakes the next waiter. Until one of them is
 // called the Bucket does not report IdleAt.
 func (b *Bucket) Reserve(ctx context.Context, n int) (*Grant, error) {
-	if err := b.q.acquire(ctx, "Bucket.Reserve", n, b.burst, true); err != nil {
+	if err := b.q.acquire(ctx, "Bucket.Reserve", n, true); err != nil {
 		return nil, err
 	}
 	return newGrant(b, n), nil
@@ -110,7 +115,7 @@ func (b *Bucket) Reserve(ctx context.Context, n int) (*Grant, error) {
 // it did. It fails while anyone is waiting, so it never overtakes a queued
 // caller, and for any n that Acquire would reject.
 func (b *Bucket) TryAcquire(n int) bool {
-	if n <= 0 || n > b.burst {
+	if n <= 0 || n > b.MaxAcquire() {
 		return false
 	}
 	b.q.mu.Lock()
@@ -122,7 +127,7 @@ func (b *Bucket) TryAcquire(n int) bool {
 // HasCapacity reports whether TryAcquire(n) would succeed now, without
 // taking anything.
 func (b *Bucket) HasCapacity(n int) bool {
-	if n <= 0 || n > b.burst {
+	if n <= 0 || n > b.MaxAcquire() {
 		return false
 	}
 	b.q.mu.Lock()

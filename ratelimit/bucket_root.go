@@ -8,5 +8,5 @@ package ratelimit
 // several limits in turn can give back what it took when a later one would
 // make it wait. It fails for any n Acquire would reject.
 func (b *Bucket) TryReserveInto(g *Grant, n int) bool {
-	return n > 0 && n <= b.burst && tryReserveInto(&b.q, b, b, g, n)
+	return n > 0 && n <= b.MaxAcquire() && tryReserveInto(&b.q, b, b, g, n)
 }

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-throttle/throttle/internal/admit"
@@ -58,17 +59,31 @@ type fifo struct {
 	clock   Clock
 	e       engine
 	waiters waitq.Queue[request]
+	// max is the limiter's MaxAcquire, read without mu by the checks that
+	// fail a request at once; it is stored with mu held, so under mu it
+	// is the limit (see setMax).
+	max atomic.Int64
+}
+
+// setMax changes the limiter's MaxAcquire to n and wakes the front
+// waiter, which looks again under the new limits: it takes its units if
+// they now fit, fails with ErrExceedsLimit if it asks for more than n,
+// or sets its timer afresh. Called with mu held, once the engine's limits
+// have changed. Waiters behind the front look as they reach it.
+func (q *fifo) setMax(n int) {
+	q.max.Store(int64(n))
+	q.waiters.WakeFront()
 }
 
 // acquire is the body of every Acquire and Reserve: the checks, a fast
 // path when no one is queued and the units fit, else the wait. call names
 // the caller's method for errors; max is its MaxAcquire. With hold the
 // units are left pending for the caller's Grant.
-func (q *fifo) acquire(ctx context.Context, call string, k, max int, hold bool) error {
+func (q *fifo) acquire(ctx context.Context, call string, k int, hold bool) error {
 	if ctx == nil {
 		return nilCtxError(callOp(call, k))
 	}
-	if err := checkN(call, k, max); err != nil {
+	if err := checkN(call, k, int(q.max.Load())); err != nil {
 		return err
 	}
 	// A done context fails even if the units are free: the cancellation
@@ -96,6 +111,9 @@ func (q *fifo) acquire(ctx context.Context, call string, k, max int, hold bool) 
 func (q *fifo) enter(ctx context.Context, r request) (*waiter, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if err := checkN(r.call, r.n, int(q.max.Load())); err != nil {
+		return nil, err // the limit was lowered since acquire's check
+	}
 	if q.waiters.Len() == 0 && q.e.tryTake(r.n, r.hold) {
 		return nil, nil
 	}
@@ -132,6 +150,9 @@ func (q *fifo) tooLate(ctx context.Context, w *waiter, k int) (time.Duration, bo
 func (q *fifo) Look(ctx context.Context, w *waiter) (time.Time, bool, error) {
 	if q.waiters.Front() != w {
 		return time.Time{}, false, nil
+	}
+	if err := checkN(w.Val.call, w.Val.n, int(q.max.Load())); err != nil {
+		return time.Time{}, false, err // the limit was lowered below the request
 	}
 	if q.e.tryTake(w.Val.n, w.Val.hold) {
 		q.waiters.Grant(w)

@@ -78,6 +78,7 @@ func NewWindow(n int, per time.Duration, opts ...Option) (*Window, error) {
 		base: cfg.clock.Now(),
 	}
 	w.q.e = w
+	w.q.max.Store(int64(n))
 	w.recent = newRing(maxEntries(n, w.per, w.gran))
 	return w, nil
 }
@@ -94,10 +95,14 @@ func maxEntries(n int, per, gran int64) int {
 }
 
 // Limit reports the Window's n and per.
-func (w *Window) Limit() (n int, per time.Duration) { return w.n, time.Duration(w.per) }
+func (w *Window) Limit() (n int, per time.Duration) {
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	return w.n, time.Duration(w.per)
+}
 
-// MaxAcquire reports the largest n Acquire can ever grant: the Window's n.
-func (w *Window) MaxAcquire() int { return w.n }
+// MaxAcquire reports the largest n Acquire can grant now: the Window's n.
+func (w *Window) MaxAcquire() int { return int(w.q.max.Load()) }
 
 // Acquire blocks until n units are granted, counting from now, or ctx ends.
 // Waiters are served in arrival order. It fails at once, without waiting,
@@ -108,7 +113,7 @@ func (w *Window) MaxAcquire() int { return w.n }
 // error wrapping ctx.Err() and the Window is left as if Acquire had never
 // been called.
 func (w *Window) Acquire(ctx context.Context, n int) error {
-	return w.q.acquire(ctx, "Window.Acquire", n, w.n, false)
+	return w.q.acquire(ctx, "Window.Acquire", n, false)
 }
 
 // Reserve is Acquire, but the units are held pending, occupying capacity
@@ -116,7 +121,7 @@ func (w *Window) Acquire(ctx context.Context, n int) error {
 // from the Commit) or cancelled (they are given back). The caller must do
 // one or the other, or the capacity is lost for good.
 func (w *Window) Reserve(ctx context.Context, n int) (*Grant, error) {
-	if err := w.q.acquire(ctx, "Window.Reserve", n, w.n, true); err != nil {
+	if err := w.q.acquire(ctx, "Window.Reserve", n, true); err != nil {
 		return nil, err
 	}
 	return newGrant(w, n), nil
@@ -130,7 +135,7 @@ func (w *Window) Reserve(ctx context.Context, n int) (*Grant, error) {
 // one read of the monotonic clock (see since), and a ring append that does
 // not allocate once the ring has grown.
 func (w *Window) TryAcquire(n int) bool {
-	if n <= 0 || n > w.n {
+	if n <= 0 || n > w.MaxAcquire() {
 		return false
 	}
 	w.q.mu.Lock()
@@ -142,7 +147,7 @@ func (w *Window) TryAcquire(n int) bool {
 // HasCapacity reports whether TryAcquire(n) would succeed now, without
 // taking anything.
 func (w *Window) HasCapacity(n int) bool {
-	if n <= 0 || n > w.n {
+	if n <= 0 || n > w.MaxAcquire() {
 		return false
 	}
 	remaining, _ := w.State()
@@ -289,6 +294,9 @@ func (w *Window) estimate(wt *waiter, k int) time.Duration {
 	}
 	used, t, oldest := w.used+w.pending, now, 0
 	serve := func(k int) {
+		if k > w.n {
+			return // a waiter the limit was lowered under: it will fail, not be served
+		}
 		for used+k > w.n { // k <= n, so this ends
 			e := sim[oldest]
 			oldest++
@@ -300,6 +308,9 @@ func (w *Window) estimate(wt *waiter, k int) time.Duration {
 	}
 	for x := w.q.waiters.Front(); x != nil && x != wt; x = x.Next() {
 		serve(x.Val.n)
+	}
+	if k > w.n {
+		return math.MaxInt64 // never: see Look
 	}
 	serve(k)
 	return time.Duration(t - now)

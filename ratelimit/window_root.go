@@ -14,7 +14,7 @@ import "time"
 // Commit or Cancel it, and must not copy it. Like TryAcquire it never
 // overtakes a queued caller and fails for any n Acquire would reject.
 func (w *Window) TryReserveInto(g *Grant, n int) bool {
-	return n > 0 && n <= w.n && tryReserveInto(&w.q, w, w, g, n)
+	return n > 0 && n <= w.MaxAcquire() && tryReserveInto(&w.q, w, w, g, n)
 }
 
 // tryReserveInto is the TryReserveInto of a Window and of a Bucket: it

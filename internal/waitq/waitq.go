@@ -294,7 +294,18 @@ func look[T any](ctx context.Context, mu *sync.Mutex, w *Waiter[T], o Owner[T], 
 		if !woken {
 			return nil, noStop, true, nil
 		}
-		// A wake sent before this look: it has been acted on.
+		// A wake sent before this look: it has been acted on. Look may
+		// have granted w all the same, closing sig behind that token, and
+		// a granted waiter must not go back to a select that could pick
+		// ctx.Done() and abandon what it was granted: look once more.
+		// Nobody can send while mu is held, so this does not block.
+		select {
+		case _, woken := <-w.sig:
+			if !woken {
+				return nil, noStop, true, nil
+			}
+		default:
+		}
 	default:
 	}
 	if !ok {
