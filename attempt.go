@@ -69,6 +69,8 @@ type hold struct {
 	sawConn, newConn, plain, busy   bool
 	ngrants                         uint8 // in grants (at most maxGrants)
 	released                        atomic.Bool
+
+	ev *attemptObs // what an observer is told; nil when nobody listens
 }
 
 // newHold returns an attempt of t that holds nothing yet.
@@ -259,6 +261,7 @@ func (h *hold) endHost(resp *http.Response) {
 	}
 	sig, at := h.parse(resp)
 	hosts.observe(h.host, &sig, at, h.probe, h.admitted)
+	h.noteResponse(&sig)
 	if sig.Throttled {
 		h.t.stats.throttled.Add(1)
 	}
@@ -351,6 +354,7 @@ func (h *hold) release() {
 	h.permit.Release()
 	h.hostPermit.Release()
 	h.shared.release(h.t.shared)
+	h.ended()
 	if h.host != nil {
 		h.t.hosts.leave(h.host)
 	}
@@ -478,9 +482,11 @@ type responseBody struct {
 func (b *responseBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.h.t.stats.bytesReceived.Add(int64(n))
+	b.h.received(n)
 	if err != nil {
 		if err != io.EOF {
 			err = b.h.attemptError(err)
+			b.h.bodyFailed(err)
 		}
 		b.h.release()
 	}

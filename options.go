@@ -52,6 +52,7 @@ type config struct {
 	guard       windowGuard // of every window; the zero value is the default
 	limiters    []ratelimit.Limiter
 	clock       ratelimit.Clock
+	obs         obsConfig // WithObserver, WithLogger, otelthrottle
 
 	// Limits given as interfaces, often shared with other processes.
 	sharedConc      ConcurrencyLimiter

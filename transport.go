@@ -50,6 +50,7 @@ type Transport struct {
 	closing closeState // what Close ends
 
 	stats counters
+	obs   observing // WithObserver's (see observe.go)
 }
 
 // counters are the Transport's live Stats.
@@ -114,6 +115,7 @@ func newTransport(c *config) (*Transport, error) {
 	if t.download, err = newBodyLimit("WithDownloadLimit", c.download, c.clock); err != nil {
 		return nil, err
 	}
+	t.setupObservers(c)
 	return t, nil
 }
 
@@ -148,19 +150,24 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrClosed
 	}
 	w := t.newWaiter(req.Context())
-	h, err := t.acquire(&w, hostKey(req.URL))
+	key := hostKey(req.URL)
+	h, err := t.acquire(&w, key)
 	w.release()
 	if err != nil {
+		t.rejected(&w, req, key, err)
 		closeRequestBody(req)
 		return nil, err
 	}
 	out := t.prepare(req, h, &w)
 	h.send()
+	h.sending(&w, req, key)
 	resp, err := t.base.RoundTrip(out)
 	h.roundTripped()
+	h.answered(resp, err)
 	h.endHost(resp)
 	if err != nil {
 		err = h.attemptError(err)
+		h.bodyFailed(err)
 		h.release()
 		return nil, err
 	}
@@ -180,6 +187,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 	t.stats.waiting.Add(1)
 	defer t.stats.waiting.Add(-1)
+	w.begin()
 	if h := t.tryAcquire(w.send, host); h != nil {
 		return h, nil
 	}
@@ -355,10 +363,12 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		return t.acquireSharedHostRate(ctx, key, h)
 	}
 	h.enterHost(t.hosts.enter(key))
+	w.waitingAt(h.host)
 	learned, probe, err := t.hosts.admit(w.ctx, key, h.host)
 	if h.setProbe(probe); err != nil {
 		return err
 	}
+	w.passed(GateHostPause)
 	live := h.host.live
 	if live.slots == nil && live.rate == nil && len(learned) == 0 && !t.shared.perHost() {
 		return nil
@@ -373,6 +383,7 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 	if err := t.acquireSharedHostSlot(ctx, key, h); err != nil {
 		return err
 	}
+	w.passed(GateHostConcurrency)
 	if live.rate != nil {
 		g, err := live.rate.Reserve(ctx, 1)
 		if err != nil {
@@ -395,6 +406,7 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 // the base RoundTripper (see hold.commit), so whatever waits in between
 // cannot make the wire exceed the window.
 func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
+	w.passed(GateHostRate)
 	if t.slots == nil && t.rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
 		return nil
 	}
@@ -408,6 +420,7 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 	if err := t.acquireSharedSlot(ctx, h); err != nil {
 		return err
 	}
+	w.passed(GateSessionConcurrency)
 	if t.rate != nil {
 		g, err := t.rate.Reserve(ctx, 1)
 		if err != nil {
@@ -420,11 +433,13 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 			return fmt.Errorf("throttle: waiting for the session pacing: %w", err)
 		}
 	}
+	w.passed(GateSessionRate)
 	for _, l := range t.extra {
 		if err = h.reserve(ctx, l); err != nil {
 			return fmt.Errorf("throttle: waiting for limiter %T: %w", l, err)
 		}
 	}
+	w.passed(GateLimiter)
 	return nil
 }
 
