@@ -32,6 +32,8 @@ type hold struct {
 	// shared is what it holds of the limits given as interfaces (see
 	// shared_limits.go, whose steps record it there).
 	shared sharedHeld
+	// costs is what it holds of the cost budgets (budget.go); nil if none.
+	costs *costHold
 	// grants are the window grants (the host's, the learned policies',
 	// the session's), pending until the request is written. The first
 	// ones taken without waiting live in held, part of the hold: no
@@ -135,6 +137,7 @@ func (h *hold) commit() {
 	for _, g := range h.grants[:h.ngrants] {
 		g.Commit()
 	}
+	h.costs.commit()
 }
 
 // clientTrace returns the trace that stamps the grants when the request's
@@ -209,6 +212,7 @@ func (h *hold) roundTripped() {
 		for _, g := range h.grants[:h.ngrants] {
 			g.Restamp()
 		}
+		h.costs.restamp()
 	}
 	if h.newConn && h.host != nil {
 		h.host.live.accepting.Add(-1)
@@ -354,6 +358,7 @@ func (h *hold) release() {
 	h.permit.Release()
 	h.hostPermit.Release()
 	h.shared.release(h.t.shared)
+	h.costs.release()
 	h.ended()
 	if h.host != nil {
 		h.t.hosts.leave(h.host)

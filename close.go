@@ -135,6 +135,7 @@ type waiter struct {
 	ctx    context.Context // what the waits see: the caller's, bounded once bound is set
 	bound  bool
 	resend bool         // the request's context is not send: sending needs a copy
+	size   int64        // the request body's length, for budgets (-1: unknown)
 	owned  *waitContext // the bound this waiter made, let go by release
 	obs    waitObs      // for the events and the host's Waiting count
 }

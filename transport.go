@@ -49,6 +49,8 @@ type Transport struct {
 
 	closing closeState // what Close ends
 
+	budgets *costBudgets // cost budgets (budget.go); nil if none
+
 	stats counters
 	obs   observing // WithObserver's (see observe.go)
 }
@@ -109,6 +111,9 @@ func newTransport(c *config) (*Transport, error) {
 	if err = t.newSessionRate(c); err != nil {
 		return nil, err
 	}
+	if t.budgets, err = newCostBudgets(c); err != nil {
+		return nil, err
+	}
 	if t.upload, err = newBodyLimit("WithUploadLimit", c.upload, c.clock); err != nil {
 		return nil, err
 	}
@@ -150,6 +155,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrClosed
 	}
 	w := t.newWaiter(req.Context())
+	w.size = req.ContentLength
 	key := hostKey(req.URL)
 	h, err := t.acquire(&w, key)
 	w.release()
@@ -163,6 +169,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.sending(&w, req, key)
 	resp, err := t.base.RoundTrip(out)
 	h.roundTripped()
+	t.observeBudgets(req, h, resp)
 	h.answered(out, resp, err)
 	h.endHost(resp)
 	if err != nil {
@@ -185,10 +192,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // bounded by Close only when it must wait. On failure it gives back
 // whatever it had taken.
 func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
+	if err := t.budgets.check(w.send, host); err != nil {
+		return nil, err
+	}
 	t.stats.waiting.Add(1)
 	defer t.stats.waiting.Add(-1)
 	w.begin()
-	if h := t.tryAcquire(w.send, host); h != nil {
+	if h := t.tryAcquire(w.send, host, w.size); h != nil {
 		return h, nil
 	}
 	if !t.queue.enter() {
@@ -201,10 +211,21 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
 		}
+		w.passed(GateHostRate)
+		if err := t.acquireHostBudgets(w, host, h); err != nil {
+			h.release()
+			return nil, t.waitError(w.send, err, "waiting to send to "+host)
+		}
+		w.passed(GateBudget)
 		if err := t.acquireSession(w, h); err != nil {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
 		}
+		if err := t.acquireSessionBudgets(w, h); err != nil {
+			h.release()
+			return nil, t.waitError(w.send, err, "waiting to send to "+host)
+		}
+		w.passed(GateBudget)
 		if t.isClosed() {
 			// Close ran as the last grant came in: nothing goes out after it.
 			h.release()
@@ -222,10 +243,12 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 
 // tryAcquire takes everything one attempt to host needs if it can without
 // waiting, and returns nil, having given back what it took, if it cannot.
-// ctx only names the caller's consumer and priority.
-func (t *Transport) tryAcquire(ctx context.Context, host string) *hold {
+// ctx only names the caller's consumer and priority, and its costs; size
+// is the request body's length (-1: unknown).
+func (t *Transport) tryAcquire(ctx context.Context, host string, size int64) *hold {
 	h := t.newHold()
-	if t.tryHost(ctx, host, h) && t.trySession(ctx, h) && !t.isClosed() && t.spend(h) {
+	if t.tryHost(ctx, host, h) && t.tryHostBudgets(ctx, host, size, h) &&
+		t.trySession(ctx, h) && t.trySessionBudgets(ctx, h) && !t.isClosed() && t.spend(h) {
 		return h
 	}
 	h.release()
@@ -406,7 +429,6 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 // the base RoundTripper (see hold.commit), so whatever waits in between
 // cannot make the wire exceed the window.
 func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
-	w.passed(GateHostRate)
 	if t.slots == nil && t.rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
 		return nil
 	}
@@ -449,7 +471,7 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 // the window grants, and a counted, rate-limited body.
 func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request {
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	pending := h.ngrants > 0
+	pending := h.ngrants > 0 || h.costs != nil
 	if t.timeout == 0 && !hasBody && !pending && !w.resend {
 		return req
 	}
