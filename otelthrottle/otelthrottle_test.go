@@ -138,7 +138,7 @@ func TestInstruments(t *testing.T) {
 	}
 	require.Equal(t, map[attribute.Distinct]uint64{
 		with(get, attribute.Int("http.response.status_code", 429), attribute.String("error.type", "429")).Equivalent(): 1,
-		with(get, attribute.Int("http.response.status_code", 200)).Equivalent():                                      1,
+		with(get, attribute.Int("http.response.status_code", 200)).Equivalent():                                        1,
 	}, got)
 
 	requireSum(t, ms["http.client.active_requests"], "{request}", false, map[*attribute.Set]int64{with(get): 0})
