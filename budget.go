@@ -25,9 +25,11 @@ type costBudgets struct {
 // costBudget is one window of a cost: the user's, or one a server stated.
 type costBudget struct {
 	name string
-	n    int
-	per  time.Duration // as stated: the window counts per plus the guard
-	w    *ratelimit.Window
+	w    budgetLimiter
+	// n and per are the window's limits (per as given: the window counts
+	// per plus the guard). A learned budget's change as its server says
+	// more (see learnedBudgets.apply), hence the atomics.
+	n, per atomic.Int64
 	// learned only (see budget_learn.go): the window the server stated (0
 	// when it was inferred), and the cost of its attempts sent so far and
 	// of those sent whose response has not arrived.
@@ -35,6 +37,26 @@ type costBudget struct {
 	stated         time.Duration
 	sent, inflight atomic.Int64
 }
+
+// budgetLimiter is what a budget needs of its limiter: a ratelimit.Window
+// (the user's budgets, and those a server states per window), or a
+// ratelimit.Bucket (those a server refills continuously).
+type budgetLimiter interface {
+	TryReserveInto(g *ratelimit.Grant, n int) bool
+	Reserve(ctx context.Context, n int) (*ratelimit.Grant, error)
+	SetLimit(n int, per time.Duration) error
+	IdleAt(now time.Time) bool
+}
+
+func newCostBudget(name string, n int, per time.Duration, w budgetLimiter) *costBudget {
+	b := &costBudget{name: name, w: w}
+	b.n.Store(int64(n))
+	b.per.Store(int64(per))
+	return b
+}
+
+func (x *costBudget) limit() int64          { return x.n.Load() }
+func (x *costBudget) period() time.Duration { return time.Duration(x.per.Load()) }
 
 func (x *costBudget) learnedBudget() bool { return x.learned }
 
@@ -48,7 +70,7 @@ func newCostBudgets(c *config) (*costBudgets, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: WithBudget(%q): %w", ErrInvalidOption, spec.name, err)
 		}
-		x := &costBudget{name: spec.name, n: int(spec.n), per: spec.per, w: w}
+		x := newCostBudget(spec.name, int(spec.n), spec.per, w)
 		if spec.host == "" {
 			b.session = append(b.session, x)
 			continue
@@ -107,7 +129,7 @@ func (b *costBudgets) check(ctx context.Context, key string) error {
 
 // fits reports a cost larger than the whole budget.
 func (x *costBudget) fits(n int64, key string) error {
-	if n <= int64(x.n) {
+	if n <= x.limit() {
 		return nil
 	}
 	whose := "the session's budget"
@@ -115,7 +137,7 @@ func (x *costBudget) fits(n int64, key string) error {
 		whose = "the budget of host " + key
 	}
 	return fmt.Errorf("%w: %s %q allows %d per %v, and the request costs %d: %w",
-		ErrCostExceedsBudget, whose, x.name, x.n, x.per, n, ErrExceedsLimit)
+		ErrCostExceedsBudget, whose, x.name, x.limit(), x.period(), n, ErrExceedsLimit)
 }
 
 // costCharge is one budget's part of an attempt: the cost, its grant, and for
@@ -194,7 +216,7 @@ func (b *costBudgets) sessionCharges(ctx context.Context) []costCharge {
 // first that does not fit now.
 func (h *hold) tryCharges(cs []costCharge) bool {
 	for _, c := range cs {
-		if c.cost > int64(c.b.n) {
+		if c.cost > c.b.limit() {
 			return false // fails in acquire, with its error
 		}
 		g := new(ratelimit.Grant)

@@ -108,8 +108,10 @@ func (t *Transport) observeBudgets(req *http.Request, h *hold, resp *http.Respon
 }
 
 // apply takes in what one response of key states. A budget seen for the
-// first time, or with a new limit, gets a window of its own; then each
-// window is told how much the server says is spent (see syncBudget).
+// first time gets a window of its own; one whose limit or period changed
+// has its window changed in place (its waiters see the change at once);
+// then each window is told how much the server says is spent (see
+// syncBudget).
 func (l *learnedBudgets) apply(key string, bs *feedback.Budgets, now time.Time, ch *costHold) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -129,23 +131,17 @@ func (l *learnedBudgets) apply(key string, bs *feedback.Budgets, now time.Time, 
 			continue
 		}
 		i := slices.IndexFunc(next.budgets, func(b *costBudget) bool { return b.name == x.Name && b.stated == x.Window })
-		var b *costBudget
-		if i >= 0 {
-			b = next.budgets[i]
-		}
-		if b == nil || b.n != x.Limit {
-			nb := l.newBudget(x, now)
-			if nb == nil {
-				continue // no window known yet
+		if i < 0 {
+			b := l.newBudget(x, now)
+			if b == nil {
+				continue
 			}
-			if i >= 0 {
-				next.budgets[i] = nb
-			} else {
-				next.budgets = append(next.budgets, nb)
-			}
-			b, changed = nb, true
+			next.budgets, changed = append(next.budgets, b), true
+			i = len(next.budgets) - 1
+		} else {
+			l.retune(next.budgets[i], x, now)
 		}
-		syncBudget(b, x, now, ch)
+		syncBudget(next.budgets[i], x, now, ch)
 	}
 	if !changed {
 		return
@@ -159,24 +155,70 @@ func (l *learnedBudgets) apply(key string, bs *feedback.Budgets, now time.Time, 
 	l.hosts.Store(int32(len(l.m)))
 }
 
-// newBudget returns the window of a budget x states, or nil if its length
-// is not known yet.
+// newBudget returns the window of a budget x states, for its stated
+// period, or the one its figures imply, or else assumedPeriod.
 func (l *learnedBudgets) newBudget(x feedback.Budget, now time.Time) *costBudget {
 	per := x.Window
 	if per == 0 {
-		per = inferWindow(x, now)
-	}
-	if per <= 0 {
-		return nil
+		if per = inferWindow(x, now); per == 0 {
+			per = assumedPeriod
+		}
 	}
 	// A budget is a pause too: no server may stall the client for longer
 	// than WithMaxPause.
 	per = min(per, l.maxPause)
-	w, err := ratelimit.NewWindow(x.Limit, l.guard.window(per), ratelimit.WithClock(l.clock))
+	var w budgetLimiter
+	var err error
+	if x.Window > 0 {
+		// A quota per window (IETF): a window of its own, as a request
+		// policy gets.
+		w, err = ratelimit.NewWindow(x.Limit, l.guard.window(per), ratelimit.WithClock(l.clock))
+	} else {
+		// OpenAI and Anthropic refill their budgets continuously (a token
+		// bucket of Limit, refilled at Limit per period): a Bucket just
+		// like it admits what they admit, where a window would wait for
+		// whole periods to pass.
+		w, err = ratelimit.NewBucket(x.Limit, per, ratelimit.WithClock(l.clock))
+	}
 	if err != nil {
 		return nil
 	}
-	return &costBudget{name: x.Name, n: x.Limit, per: per, w: w, learned: true, stated: x.Window}
+	b := newCostBudget(x.Name, x.Limit, per, w)
+	b.learned, b.stated = true, x.Window
+	return b
+}
+
+// assumedPeriod is the period of a budget stated without one until its
+// figures imply one: OpenAI's and Anthropic's budgets are per minute.
+const assumedPeriod = time.Minute
+
+// retune changes b's window when x states another limit, or when b's
+// period was not stated and x's figures imply one far from it (by half as
+// much again either way, so that the rounding of resets cannot make it
+// swing).
+func (l *learnedBudgets) retune(b *costBudget, x feedback.Budget, now time.Time) {
+	n, per := int64(x.Limit), b.period()
+	if b.stated == 0 {
+		if est := min(inferWindow(x, now), l.maxPause); est > 0 && (3*est < 2*per || 2*est > 3*per) {
+			per = est
+		}
+	}
+	if n == b.limit() && per == b.period() {
+		return
+	}
+	var err error
+	switch w := b.w.(type) {
+	case *ratelimit.Window:
+		err = w.SetLimit(x.Limit, l.guard.window(per))
+	case *ratelimit.Bucket:
+		if err = w.SetLimit(x.Limit, per); err == nil {
+			err = w.SetBurst(x.Limit)
+		}
+	}
+	if err == nil {
+		b.n.Store(n)
+		b.per.Store(int64(per))
+	}
 }
 
 // inferWindow works out the period of a budget stated without one (OpenAI
@@ -185,10 +227,11 @@ func (l *learnedBudgets) newBudget(x feedback.Budget, now time.Time) *costBudget
 // it is whole again. A server that refills continuously (OpenAI,
 // Anthropic) takes period·spent/limit to refill what is spent, so the
 // period is reset·limit/spent. Values near a common period are taken to be
-// it. It returns 0 when nothing is spent: the reset then says nothing.
+// it. It returns 0 when too little is spent for the reset to say anything
+// (under minInferReset).
 func inferWindow(x feedback.Budget, now time.Time) time.Duration {
 	spent := x.Limit - x.Remaining
-	if !x.HasRemaining || spent <= 0 || !x.ResetAt.After(now) {
+	if !x.HasRemaining || spent <= 0 || x.ResetAt.Sub(now) < minInferReset {
 		return 0
 	}
 	est := float64(x.ResetAt.Sub(now)) * float64(x.Limit) / float64(spent)
@@ -199,6 +242,11 @@ func inferWindow(x feedback.Budget, now time.Time) time.Duration {
 	}
 	return time.Duration(min(est, float64(feedback.MaxDelay))).Round(time.Millisecond)
 }
+
+// minInferReset is the shortest reset inferWindow reads: resets are
+// rounded (OpenAI's to the microsecond at best, Anthropic's to the second),
+// and a shorter one would say little.
+const minInferReset = 100 * time.Microsecond
 
 // commonPeriods are the periods quotas are stated in.
 var commonPeriods = [...]time.Duration{time.Second, 10 * time.Second, time.Minute, time.Hour, 24 * time.Hour}
@@ -216,7 +264,7 @@ func syncBudget(b *costBudget, x feedback.Budget, now time.Time, ch *costHold) {
 	}
 	until := x.ResetAt
 	if until.IsZero() {
-		until = now.Add(b.per)
+		until = now.Add(b.period())
 	}
 	var after int64
 	if ch != nil {
@@ -228,7 +276,12 @@ func syncBudget(b *costBudget, x feedback.Budget, now time.Time, ch *costHold) {
 		}
 		ch.mu.Unlock()
 	}
-	b.w.Occupy(until, units(int64(x.Limit-x.Remaining)+after))
+	switch w := b.w.(type) {
+	case *ratelimit.Window:
+		w.Occupy(until, units(int64(x.Limit-x.Remaining)+after))
+	case *ratelimit.Bucket:
+		w.Drain(units(int64(x.Remaining) - after))
+	}
 }
 
 // sweepLocked drops the hosts whose windows are all idle, when as many

@@ -174,7 +174,7 @@ func TestBudgetWaitsInOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancelled := costGet(s, ctx, rec.URL+"?id=cancelled", 1)
 	waitFor(t, "two wait", func() bool { return s.Stats().Waiting == 2 })
-	small := costGet(s, context.Background(), rec.URL+"?id=small", 2)
+	small := costGet(s, context.Background(), rec.URL+"?id=small", 3)
 	waitFor(t, "three wait", func() bool { return s.Stats().Waiting == 3 })
 	cancel()
 	r := recvCost(t, cancelled)
@@ -186,8 +186,13 @@ func TestBudgetWaitsInOrder(t *testing.T) {
 	_, err := s.Get(WithCost(dctx, "tokens", 1), rec.URL+"?id=late")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
+	// The first unit's window ends: big goes, and small, which came
+	// after it, waits although it would have fitted before big did.
 	fake.Advance(guarded(time.Second))
 	require.NoError(t, recvCost(t, big).err)
+	require.True(t, stillPending(small))
+	require.Equal(t, []string{"first", "big"}, order)
+	fake.Advance(guarded(time.Second))
 	require.NoError(t, recvCost(t, small).err)
 	require.Equal(t, []string{"first", "big", "small"}, order)
 }
@@ -242,9 +247,10 @@ func TestBudgetIsAWindow(t *testing.T) {
 	b, err := newCostBudgets(&config{budgets: []budgetSpec{{name: "tokens", n: 10, per: time.Second}}, clock: clock.NewFake(t0), noFeedback: true})
 	require.NoError(t, err)
 	require.Len(t, b.session, 1)
-	n, per := b.session[0].w.Limit()
+	w, ok := b.session[0].w.(*ratelimit.Window)
+	require.True(t, ok)
+	n, per := w.Limit()
 	require.Equal(t, 10, n)
 	require.Equal(t, guarded(time.Second), per)
-	var _ ratelimit.Limiter = b.session[0].w
 	require.True(t, errors.Is(b.check(WithCost(context.Background(), "tokens", 11), ""), ErrCostExceedsBudget))
 }

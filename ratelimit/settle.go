@@ -7,23 +7,61 @@ import "time"
 // charged its max_tokens up front and uses fewer), and capacity that a
 // server says is spent although this Window did not grant it.
 
-// Settle changes the units a committed grant of a Window holds to n, the
-// units really used, once they are known: fewer give the difference back
-// at once, and the waiters are woken to take it; more take the difference
-// from the Window, counted from the grant's stamp, as far as the Window has
-// room (the units were used, so they count, but the Window never holds
-// more than its n). It does nothing if the grant is not committed (pending
-// units are settled by committing or cancelling them), if its units have
-// stopped counting, or if it is not a Window's. It may be called more than
+// Settle changes the units a committed grant holds to n, the units really
+// used, once they are known: fewer give the difference back at once, and
+// the waiters are woken to take it; more take the difference, as far as
+// the limiter has room (a Window counts them from the grant's stamp, and
+// never holds more than its n; a Bucket gives what it holds). It does
+// nothing if the grant is not committed (pending units are settled by
+// committing or cancelling them), if a Window's units have stopped
+// counting, or if it is neither a Window's nor a Bucket's. It may be called more than
 // once: each call sets the units to n. A negative n counts as 0. It is
 // safe for concurrent use, and a no-op on a nil *Grant.
 func (g *Grant) Settle(n int) {
 	if g == nil || g.state.Load() != grantCommitted {
 		return
 	}
-	if w, ok := g.owner.(*Window); ok {
-		w.settleGrant(g, max(n, 0))
+	switch o := g.owner.(type) {
+	case *Window:
+		o.settleGrant(g, max(n, 0))
+	case *Bucket:
+		o.settleGrant(g, max(n, 0))
 	}
+}
+
+// settleGrant implements Grant.Settle for a Bucket: fewer units put the
+// difference back in the bucket (capped at the burst, as cancelGrant
+// does), more take it out, as far as the bucket holds it.
+func (b *Bucket) settleGrant(g *Grant, n int) {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	now := b.now()
+	switch d := n - g.n; {
+	case d < 0:
+		b.lim.AllowN(now, d)
+		g.n = n
+		b.q.waiters.WakeFront()
+	case d > 0:
+		if d = min(d, int(b.lim.TokensAt(now))); d > 0 && b.lim.AllowN(now, d) {
+			g.n += d
+		}
+	}
+}
+
+// Drain takes tokens out of the Bucket so that it holds at most remaining
+// once its pending units are spent too, and reports how many it took. It
+// is Window.Occupy's counterpart for a server that refills continuously:
+// one that states fewer remaining tokens than the Bucket holds has counted
+// what the Bucket has not. It wakes nobody.
+func (b *Bucket) Drain(remaining int) int {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	now := b.now()
+	k := int(b.lim.TokensAt(now)) - (max(remaining, 0) - b.pending)
+	if k <= 0 || !b.lim.AllowN(now, k) {
+		return 0
+	}
+	return k
 }
 
 // settleGrant implements Grant.Settle. g.n changes only here and under

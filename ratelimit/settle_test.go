@@ -114,3 +114,38 @@ func TestWindowOccupy(t *testing.T) {
 		t.Fatalf("free at the end = %d, want 100", got)
 	}
 }
+
+// A Bucket's grant settles too: the difference goes back in the bucket,
+// and Drain takes out what a server says is spent.
+func TestBucketSettleAndDrain(t *testing.T) {
+	clk := newFake()
+	b, err := ratelimit.NewBucket(1000, time.Minute, ratelimit.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := b.Reserve(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Commit()
+	done := goAcquire(context.Background(), b, 600)
+	waitWaiters(t, b, 1)
+	g.Settle(350)
+	if err := mustRecv(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if !b.HasCapacity(50) || b.HasCapacity(51) {
+		t.Fatal("the bucket should hold 50 tokens")
+	}
+	g.Settle(400) // takes the 50 left
+	if b.HasCapacity(1) {
+		t.Fatal("the bucket should be empty")
+	}
+	g.Settle(0)
+	if got := b.Drain(100); got != 300 {
+		t.Fatalf("Drain took %d, want 300", got)
+	}
+	if got := b.Drain(500); got != 0 {
+		t.Fatalf("Drain took %d from a bucket holding less, want 0", got)
+	}
+}
