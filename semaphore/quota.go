@@ -26,9 +26,9 @@ type share struct {
 type quotas struct {
 	consumerShare float64 // the fraction given; 0: none
 	consumerMax   int64   // 0: no per-consumer cap
-	consumers   map[string]*consumer
-	spare       []*consumer // freed consumers kept for reuse, so the fast path does not allocate
-	shares      []share
+	consumers     map[string]*consumer
+	spare         []*consumer // freed consumers kept for reuse, so the fast path does not allocate
+	shares        []share
 }
 
 // maxSpare bounds the idle consumers kept in quotas.consumers and the
