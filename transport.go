@@ -34,10 +34,12 @@ type Transport struct {
 	base  http.RoundTripper
 	clock ratelimit.Clock
 
-	hosts    *hostTable           // everything per host; nil if nothing is
-	slots    *semaphore.Throttler // session-wide concurrency; nil if none
-	rate     *ratelimit.Window    // session-wide rate; nil if none
-	pace     *ratelimit.Bucket    // pacing on top of rate; nil if none
+	hosts *hostTable // everything per host; nil if nothing is
+	// The session-wide limits are atomic so that one set while the
+	// Transport is in use (retune.go) can be installed.
+	slots    atomic.Pointer[semaphore.Throttler] // session-wide concurrency; nil if none
+	rate     atomic.Pointer[ratelimit.Window]    // session-wide rate; nil if none
+	pace     *ratelimit.Bucket                   // pacing on top of rate; nil if none
 	extra    []ratelimit.Limiter
 	upload   []ratelimit.Limiter // the byte bucket of all request bodies; nil if none
 	download []ratelimit.Limiter // the byte bucket of all response bodies; nil if none
@@ -101,9 +103,11 @@ func newTransport(c *config) (*Transport, error) {
 		return nil, err
 	}
 	if c.maxConc > 0 {
-		if t.slots, err = semaphore.NewThrottler(int64(c.maxConc), c.semOpts...); err != nil {
+		slots, err := semaphore.NewThrottler(int64(c.maxConc), c.semOpts...)
+		if err != nil {
 			return nil, fmt.Errorf("%w: WithMaxConcurrency: %w", ErrInvalidOption, err)
 		}
+		t.slots.Store(slots)
 	}
 	if err = t.newSessionRate(c); err != nil {
 		return nil, err
@@ -250,13 +254,13 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 		return false
 	}
 	live := h.host.live
-	if live.slots != nil {
-		p, ok := live.slots.TryAcquire(ctx, 1)
+	if slots := live.slots.Load(); slots != nil {
+		p, ok := slots.TryAcquire(ctx, 1)
 		if h.setHostPermit(p); !ok {
 			return false
 		}
 	}
-	if live.rate != nil && !h.tryReserve(live.rate.TryReserveInto) {
+	if rate := live.rate.Load(); rate != nil && !h.tryReserve(rate.TryReserveInto) {
 		return false
 	}
 	for _, w := range learned {
@@ -274,13 +278,13 @@ func (t *Transport) trySession(ctx context.Context, h *hold) (ok bool) {
 	if t.shared.session() {
 		return false // a shared slot cannot be tried without waiting
 	}
-	if t.slots != nil {
-		p, ok := t.slots.TryAcquire(ctx, 1)
+	if slots := t.slots.Load(); slots != nil {
+		p, ok := slots.TryAcquire(ctx, 1)
 		if h.setPermit(p); !ok {
 			return false
 		}
 	}
-	if t.rate != nil && !h.tryReserve(t.rate.TryReserveInto) {
+	if rate := t.rate.Load(); rate != nil && !h.tryReserve(rate.TryReserveInto) {
 		return false
 	}
 	if t.pace != nil && !h.tryReserve(t.pace.TryReserveInto) {
@@ -359,13 +363,13 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 	if h.setProbe(probe); err != nil {
 		return err
 	}
-	live := h.host.live
-	if live.slots == nil && live.rate == nil && len(learned) == 0 && !t.shared.perHost() {
+	slots, rate := h.host.live.slots.Load(), h.host.live.rate.Load()
+	if slots == nil && rate == nil && len(learned) == 0 && !t.shared.perHost() {
 		return nil
 	}
 	ctx := w.bounded()
-	if live.slots != nil {
-		p, err := live.slots.Acquire(ctx, 1)
+	if slots != nil {
+		p, err := slots.Acquire(ctx, 1)
 		if h.setHostPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", key, err)
 		}
@@ -373,8 +377,8 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 	if err := t.acquireSharedHostSlot(ctx, key, h); err != nil {
 		return err
 	}
-	if live.rate != nil {
-		g, err := live.rate.Reserve(ctx, 1)
+	if rate != nil {
+		g, err := rate.Reserve(ctx, 1)
 		if err != nil {
 			return fmt.Errorf("throttle: waiting for the rate limit of host %s: %w", key, err)
 		}
@@ -395,12 +399,13 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 // the base RoundTripper (see hold.commit), so whatever waits in between
 // cannot make the wire exceed the window.
 func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
-	if t.slots == nil && t.rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
+	slots, rate := t.slots.Load(), t.rate.Load()
+	if slots == nil && rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
 		return nil
 	}
 	ctx := w.bounded()
-	if t.slots != nil {
-		p, err := t.slots.Acquire(ctx, 1)
+	if slots != nil {
+		p, err := slots.Acquire(ctx, 1)
 		if h.setPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a session concurrency slot: %w", err)
 		}
@@ -408,8 +413,8 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 	if err := t.acquireSharedSlot(ctx, h); err != nil {
 		return err
 	}
-	if t.rate != nil {
-		g, err := t.rate.Reserve(ctx, 1)
+	if rate != nil {
+		g, err := rate.Reserve(ctx, 1)
 		if err != nil {
 			return fmt.Errorf("throttle: waiting for the session rate limit: %w", err)
 		}
