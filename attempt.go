@@ -32,6 +32,8 @@ type hold struct {
 	// shared is what it holds of the limits given as interfaces (see
 	// shared_limits.go, whose steps record it there).
 	shared sharedHeld
+	// costs is what it holds of the cost budgets (budget.go); nil if none.
+	costs *costHold
 	// grants are the window grants (the host's, the learned policies',
 	// the session's), pending until the request is written. The first
 	// ones taken without waiting live in held, part of the hold: no
@@ -69,6 +71,8 @@ type hold struct {
 	sawConn, newConn, plain, busy   bool
 	ngrants                         uint8 // in grants (at most maxGrants)
 	released                        atomic.Bool
+
+	ev *attemptObs // what an observer is told; nil when nobody listens
 }
 
 // newHold returns an attempt of t that holds nothing yet.
@@ -133,6 +137,7 @@ func (h *hold) commit() {
 	for _, g := range h.grants[:h.ngrants] {
 		g.Commit()
 	}
+	h.costs.commit()
 }
 
 // clientTrace returns the trace that stamps the grants when the request's
@@ -207,6 +212,7 @@ func (h *hold) roundTripped() {
 		for _, g := range h.grants[:h.ngrants] {
 			g.Restamp()
 		}
+		h.costs.restamp()
 	}
 	if h.newConn && h.host != nil {
 		h.host.live.accepting.Add(-1)
@@ -259,6 +265,7 @@ func (h *hold) endHost(resp *http.Response) {
 	}
 	sig, at := h.parse(resp)
 	hosts.observe(h.host, &sig, at, h.probe, h.admitted)
+	h.noteResponse(&sig)
 	if sig.Throttled {
 		h.t.stats.throttled.Add(1)
 	}
@@ -351,6 +358,8 @@ func (h *hold) release() {
 	h.permit.Release()
 	h.hostPermit.Release()
 	h.shared.release(h.t.shared)
+	h.costs.release()
+	h.ended()
 	if h.host != nil {
 		h.t.hosts.leave(h.host)
 	}
@@ -478,9 +487,11 @@ type responseBody struct {
 func (b *responseBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.h.t.stats.bytesReceived.Add(int64(n))
+	b.h.received(n)
 	if err != nil {
 		if err != io.EOF {
 			err = b.h.attemptError(err)
+			b.h.bodyFailed(err)
 		}
 		b.h.release()
 	}

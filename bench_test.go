@@ -12,7 +12,8 @@ import (
 // BenchmarkRoundTrip measures one GET through a Session against one
 // through a bare http.Client, on the same loopback server in the same run.
 // impl=session has no limits; impl=limited has every limit set loose
-// enough never to wait, so it measures their bookkeeping.
+// enough never to wait, so it measures their bookkeeping; impl=observed
+// is impl=session with an observer that does nothing.
 func BenchmarkRoundTrip(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
@@ -57,10 +58,17 @@ func benchClients(b *testing.B) []benchClient {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// observed is session with an observer that does nothing: what the
+	// events cost (session, with none, must cost what it did before them).
+	observed, err := NewSession(WithObserver(func(Event) {}))
+	if err != nil {
+		b.Fatal(err)
+	}
 	return []benchClient{
 		{"session", unlimited.Do, func() { unlimited.Close() }},
 		{"bare", bare.Do, bare.CloseIdleConnections},
 		{"limited", limited.Do, func() { limited.Close() }},
+		{"observed", observed.Do, func() { observed.Close() }},
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 func (t *Transport) Close() error {
 	t.closing.close()
 	t.shared.close()
+	t.detachObservers()
 	t.CloseIdleConnections()
 	return nil
 }
@@ -69,6 +70,11 @@ type waitContext struct {
 	t          *Transport
 	cancel     context.CancelCauseFunc
 	prev, next *waitContext // in t.closing.waits; guarded by its mu
+	// attempt is the retry layer's index of the attempt being made (0 for
+	// the first), and call what an observer is told of the call (nil when
+	// nobody listens); see observe.go.
+	attempt int
+	call    *callObs
 }
 
 // waitContext returns ctx bounded by t's Close; release lets go of it.
@@ -129,7 +135,9 @@ type waiter struct {
 	ctx    context.Context // what the waits see: the caller's, bounded once bound is set
 	bound  bool
 	resend bool         // the request's context is not send: sending needs a copy
+	size   int64        // the request body's length, for budgets (-1: unknown)
 	owned  *waitContext // the bound this waiter made, let go by release
+	obs    waitObs      // for the events and the host's Waiting count
 }
 
 func (t *Transport) newWaiter(ctx context.Context) waiter {
@@ -149,6 +157,7 @@ func (w *waiter) bounded() context.Context {
 }
 
 func (w *waiter) release() {
+	w.doneWaiting()
 	if w.owned != nil {
 		w.owned.release()
 	}

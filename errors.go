@@ -36,6 +36,13 @@ var (
 	// request); such a request fails at once instead of waiting forever.
 	ErrExceedsLimit = ratelimit.ErrExceedsLimit
 
+	// ErrCostExceedsBudget is wrapped when a request's cost (WithCost) is
+	// larger than a whole budget it names (WithBudget, WithBudgetFor, or
+	// one its server stated): it could never be granted, so the request
+	// fails at once. The error names the budget, the cost and the limit,
+	// and also wraps ErrExceedsLimit.
+	ErrCostExceedsBudget = errors.New("throttle: cost exceeds the whole budget")
+
 	// ErrHostPaused is wrapped when a server has paused its host (with
 	// Retry-After, or a spent RateLimit budget) past the caller's context
 	// deadline: the call fails at once instead of sleeping into its

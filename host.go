@@ -68,6 +68,9 @@ type host struct {
 	pausedUntil, resetAt int64
 	live                 *hostLive // nil while the host is kept as history
 	kept                 []int64   // the history, nil while live (see keepLocked)
+	// fig counts what HostStats reports beyond the state above; nil until
+	// there is something to count (see hoststats.go).
+	fig atomic.Pointer[hostFigures]
 }
 
 // hostLive is what the callers of a host use: its limits, the server's
@@ -92,6 +95,9 @@ type hostLive struct {
 	// ever. They are atomics, outside hostTable.mu. See hold.readLate.
 	accepting atomic.Int32
 	opened    atomic.Uint64
+	// active counts the attempts sent and not released, waiting the
+	// callers waiting to send (see HostStats); atomics too.
+	active, waiting atomic.Int32
 }
 
 // idleBatch is how many hosts may sit unused in their live form (about

@@ -52,6 +52,8 @@ type config struct {
 	guard       windowGuard // of every window; the zero value is the default
 	limiters    []ratelimit.Limiter
 	clock       ratelimit.Clock
+	budgets     []budgetSpec // WithBudget, WithBudgetFor (budget_options.go)
+	obs         obsConfig    // WithObserver, WithLogger, otelthrottle
 
 	// Limits given as interfaces, often shared with other processes.
 	sharedConc      ConcurrencyLimiter

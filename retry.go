@@ -281,6 +281,9 @@ func newRetryLayer(p RetryPolicy, t *Transport, maxPause time.Duration) *retryLa
 		Backoff:      l.backoff,
 		ErrorHandler: finalError,
 		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+			if wc, ok := req.Context().(*waitContext); ok {
+				wc.attempt = attempt // for the host's figures and the events
+			}
 			if c := retryCallOf(req.Context()); c != nil {
 				c.attempt = attempt
 			}
@@ -304,6 +307,8 @@ func (l *retryLayer) serverWait(resp *http.Response) (time.Duration, bool) {
 // server-directed wait ends past the context's deadline is not made: the
 // caller learns at once instead of sleeping into its deadline.
 func (l *retryLayer) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	noteCheck(ctx, err)
+	callCtx := ctx
 	// The policy sees the caller's context, not the one do bounds by
 	// Close: an attempt that was on the wire when Close ran keeps its
 	// outcome.
@@ -314,11 +319,13 @@ func (l *retryLayer) checkRetry(ctx context.Context, resp *http.Response, err er
 	}
 	if wait, ok := l.serverWait(resp); ok {
 		if d, has := ctx.Deadline(); has && l.clock.Now().Add(wait).After(d) {
+			l.t.retryRefused(callCtx, respHost(resp), resp, err, ReasonDeadline)
 			return false, fmt.Errorf("throttle: the server asked to wait %v before retrying, past the context deadline: %w",
 				wait.Round(time.Millisecond), context.DeadlineExceeded)
 		}
 	}
 	if budgetErr := l.spendBudget(ctx, err); budgetErr != nil {
+		l.t.retryRefused(callCtx, retryCallOf(ctx).host, resp, err, ReasonRetryBudget)
 		return false, budgetErr
 	}
 	return true, checkErr
@@ -358,7 +365,7 @@ func (l *retryLayer) do(req *http.Request, src source) (*http.Response, error) {
 		}
 		rreq.ContentLength = max(src.size(), 0)
 	}
-	resp, err := l.client.Do(rreq)
+	resp, err := l.clientFor(wc, req).Do(rreq)
 	if err != nil {
 		// go-retryablehttp hands back the previous attempt's response,
 		// already drained and closed, when the body cannot be reopened for

@@ -3,7 +3,6 @@ package throttle
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -17,12 +16,6 @@ func latchedServer(t *testing.T) (*recorder, func()) {
 	latch, open := newLatch()
 	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { <-latch })
 	return rec, open
-}
-
-func hostOf(t *testing.T, raw string) string {
-	u, err := url.Parse(raw)
-	require.NoError(t, err)
-	return u.Host
 }
 
 // A higher session concurrency admits the waiting callers at once; a lower
@@ -121,7 +114,7 @@ func TestSetHostConcurrencyForLiveHost(t *testing.T) {
 	s := newTestSession(t)
 	wait := getAll(context.Background(), s, rec.URL, 2)
 	waitFor(t, "2 in flight", func() bool { return rec.active.Load() == 2 })
-	require.NoError(t, s.SetHostConcurrencyFor(hostOf(t, rec.URL), 1))
+	require.NoError(t, s.SetHostConcurrencyFor(hostOf(rec.URL), 1))
 	more := getAll(context.Background(), s, rec.URL, 3)
 	waitFor(t, "1 more in flight, 2 waiting", func() bool { return rec.active.Load() == 3 && s.Stats().Waiting == 2 })
 	noErrors(t, getAll(context.Background(), s, other.URL, 5)())
@@ -143,11 +136,11 @@ func TestSetHostConcurrency(t *testing.T) {
 	waitFor(t, "1 in flight to each", func() bool {
 		return a.active.Load() == 1 && b.active.Load() == 1 && s.Stats().Waiting == 6
 	})
-	require.NoError(t, s.SetHostConcurrencyFor(hostOf(t, b.URL), 1))
+	require.NoError(t, s.SetHostConcurrencyFor(hostOf(b.URL), 1))
 	require.NoError(t, s.SetHostConcurrency(3))
 	waitFor(t, "3 in flight to a", func() bool { return a.active.Load() == 3 && s.Stats().Waiting == 4 })
 	require.EqualValues(t, 1, b.active.Load(), "b has a limit of its own")
-	require.NoError(t, s.SetHostConcurrencyFor(hostOf(t, b.URL), 2))
+	require.NoError(t, s.SetHostConcurrencyFor(hostOf(b.URL), 2))
 	waitFor(t, "2 in flight to b", func() bool { return b.active.Load() == 2 && s.Stats().Waiting == 3 })
 	openA()
 	openB()
@@ -163,7 +156,7 @@ func TestSetHostRateLimit(t *testing.T) {
 	s := newTestSession(t, WithClock(fake))
 	noErrors(t, getAll(context.Background(), s, a.URL, 1)()) // a is live, with no window
 	require.NoError(t, s.SetHostRateLimit(2, time.Second))
-	require.NoError(t, s.SetRateLimitFor(hostOf(t, b.URL), 1, time.Second))
+	require.NoError(t, s.SetRateLimitFor(hostOf(b.URL), 1, time.Second))
 	served := func(r *recorder, n int64) func() bool {
 		return func() bool { return r.count.Load() == n && s.Stats().InFlight == 0 }
 	}
@@ -209,7 +202,7 @@ func TestSetLimitsInvalid(t *testing.T) {
 func TestSetLimitsWhileRunning(t *testing.T) {
 	rec := newRecorder(t, nil)
 	s := newTestSession(t, WithMaxConcurrency(2), WithHostConcurrency(2))
-	host := hostOf(t, rec.URL)
+	host := hostOf(rec.URL)
 	wait := getAll(context.Background(), s, rec.URL, 200)
 	var wg sync.WaitGroup
 	for i := range 4 {

@@ -51,7 +51,10 @@ type Transport struct {
 
 	closing closeState // what Close ends
 
+	budgets *costBudgets // cost budgets (budget.go); nil if none
+
 	stats counters
+	obs   observing // WithObserver's (see observe.go)
 }
 
 // counters are the Transport's live Stats.
@@ -112,12 +115,16 @@ func newTransport(c *config) (*Transport, error) {
 	if err = t.newSessionRate(c); err != nil {
 		return nil, err
 	}
+	if t.budgets, err = newCostBudgets(c); err != nil {
+		return nil, err
+	}
 	if t.upload, err = newBodyLimit("WithUploadLimit", c.upload, c.clock); err != nil {
 		return nil, err
 	}
 	if t.download, err = newBodyLimit("WithDownloadLimit", c.download, c.clock); err != nil {
 		return nil, err
 	}
+	t.setupObservers(c)
 	return t, nil
 }
 
@@ -152,19 +159,26 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrClosed
 	}
 	w := t.newWaiter(req.Context())
-	h, err := t.acquire(&w, hostKey(req.URL))
+	w.size = req.ContentLength
+	key := hostKey(req.URL)
+	h, err := t.acquire(&w, key)
 	w.release()
 	if err != nil {
+		t.rejected(&w, req, key, err)
 		closeRequestBody(req)
 		return nil, err
 	}
 	out := t.prepare(req, h, &w)
 	h.send()
+	h.sending(&w, req, key)
 	resp, err := t.base.RoundTrip(out)
 	h.roundTripped()
+	t.observeBudgets(req, h, resp)
+	h.answered(resp, err)
 	h.endHost(resp)
 	if err != nil {
 		err = h.attemptError(err)
+		h.bodyFailed(err)
 		h.release()
 		return nil, err
 	}
@@ -182,9 +196,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // bounded by Close only when it must wait. On failure it gives back
 // whatever it had taken.
 func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
+	if err := t.budgets.check(w.send, host); err != nil {
+		return nil, err
+	}
 	t.stats.waiting.Add(1)
 	defer t.stats.waiting.Add(-1)
-	if h := t.tryAcquire(w.send, host); h != nil {
+	w.begin()
+	if h := t.tryAcquire(w.send, host, w.size); h != nil {
 		return h, nil
 	}
 	if !t.queue.enter() {
@@ -197,7 +215,15 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
 		}
+		if err := t.acquireHostBudgets(w, host, h); err != nil {
+			h.release()
+			return nil, t.waitError(w.send, err, "waiting to send to "+host)
+		}
 		if err := t.acquireSession(w, h); err != nil {
+			h.release()
+			return nil, t.waitError(w.send, err, "waiting to send to "+host)
+		}
+		if err := t.acquireSessionBudgets(w, h); err != nil {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
 		}
@@ -218,10 +244,12 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 
 // tryAcquire takes everything one attempt to host needs if it can without
 // waiting, and returns nil, having given back what it took, if it cannot.
-// ctx only names the caller's consumer and priority.
-func (t *Transport) tryAcquire(ctx context.Context, host string) *hold {
+// ctx only names the caller's consumer and priority, and its costs; size
+// is the request body's length (-1: unknown).
+func (t *Transport) tryAcquire(ctx context.Context, host string, size int64) *hold {
 	h := t.newHold()
-	if t.tryHost(ctx, host, h) && t.trySession(ctx, h) && !t.isClosed() && t.spend(h) {
+	if t.tryHost(ctx, host, h) && t.tryHostBudgets(ctx, host, size, h) &&
+		t.trySession(ctx, h) && t.trySessionBudgets(ctx, h) && !t.isClosed() && t.spend(h) {
 		return h
 	}
 	h.release()
@@ -359,10 +387,12 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		return t.acquireSharedHostRate(ctx, key, h)
 	}
 	h.enterHost(t.hosts.enter(key))
+	w.waitingAt(h.host)
 	learned, probe, err := t.hosts.admit(w.ctx, key, h.host)
 	if h.setProbe(probe); err != nil {
 		return err
 	}
+	w.passed(GateHostPause)
 	slots, rate := h.host.live.slots.Load(), h.host.live.rate.Load()
 	if slots == nil && rate == nil && len(learned) == 0 && !t.shared.perHost() {
 		return nil
@@ -377,6 +407,7 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 	if err := t.acquireSharedHostSlot(ctx, key, h); err != nil {
 		return err
 	}
+	w.passed(GateHostConcurrency)
 	if rate != nil {
 		g, err := rate.Reserve(ctx, 1)
 		if err != nil {
@@ -399,6 +430,7 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 // the base RoundTripper (see hold.commit), so whatever waits in between
 // cannot make the wire exceed the window.
 func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
+	w.passed(GateHostRate)
 	slots, rate := t.slots.Load(), t.rate.Load()
 	if slots == nil && rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
 		return nil
@@ -413,6 +445,7 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 	if err := t.acquireSharedSlot(ctx, h); err != nil {
 		return err
 	}
+	w.passed(GateSessionConcurrency)
 	if rate != nil {
 		g, err := rate.Reserve(ctx, 1)
 		if err != nil {
@@ -425,11 +458,13 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 			return fmt.Errorf("throttle: waiting for the session pacing: %w", err)
 		}
 	}
+	w.passed(GateSessionRate)
 	for _, l := range t.extra {
 		if err = h.reserve(ctx, l); err != nil {
 			return fmt.Errorf("throttle: waiting for limiter %T: %w", l, err)
 		}
 	}
+	w.passed(GateLimiter)
 	return nil
 }
 
@@ -439,7 +474,7 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 // the window grants, and a counted, rate-limited body.
 func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request {
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	pending := h.ngrants > 0
+	pending := h.ngrants > 0 || h.costs != nil
 	if t.timeout == 0 && !hasBody && !pending && !w.resend {
 		return req
 	}

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -20,20 +21,22 @@ import (
 
 	"github.com/go-throttle/throttle/internal/imitation"
 	"github.com/go-throttle/throttle/internal/imitation/clients"
+	"github.com/go-throttle/throttle/internal/imitation/real"
 )
 
 func main() {
 	n := flag.Int("n", imitation.ScaleN, "requests fired at once at each server")
 	bound := flag.Duration("bound", 0, "bound on each run (0: 4x the ideal, at most 10 s)")
 	only := flag.String("only", "", "comma-separated server names to run (default: all)")
+	withReal := flag.Bool("real", true, "also run real nginx and HAProxy (Debian nginx-light, haproxy) where installed")
 	flag.Parse()
 	if *n <= 0 || *bound < 0 {
 		fmt.Fprintf(os.Stderr, "politeness: -n=%d and -bound=%v must be positive\n", *n, *bound)
 		os.Exit(2)
 	}
-	rows := selectRows(*only)
+	rows := selectRows(*only, *withReal)
 	if len(rows) == 0 {
-		fmt.Fprintf(os.Stderr, "politeness: -only=%q names no server; have %s\n", *only, strings.Join(names(), ","))
+		fmt.Fprintf(os.Stderr, "politeness: -only=%q names no server; have %s\n", *only, strings.Join(names(*withReal), ","))
 		os.Exit(2)
 	}
 	modes := clients.Modes()
@@ -43,22 +46,27 @@ func main() {
 	}
 	fmt.Printf("\n|---|---|---|%s\n", strings.Repeat("---|", len(modes)))
 	for _, row := range rows {
-		fmt.Printf("| %s | %s |", row.Name, row.What)
-		printedIdeal := false
-		for _, m := range modes {
-			res, err := runCell(row, m, *n, *bound)
-			if !printedIdeal {
-				fmt.Printf(" %.2f s |", res.Ideal.Seconds())
-				printedIdeal = true
-			}
-			if err != nil {
-				fmt.Printf(" %v |", err)
-				continue
-			}
-			fmt.Printf(" %s |", res.Cell())
-		}
-		fmt.Println()
+		fmt.Println(line(row, modes, *n, *bound))
 	}
+}
+
+// line runs every mode against row and formats the table's line.
+func line(row row, modes []clients.Mode, n int, bound time.Duration) string {
+	var cells []string
+	var ideal time.Duration
+	for _, m := range modes {
+		res, err := runCell(row, m, n, bound)
+		if errors.Is(err, real.ErrNotInstalled) {
+			return fmt.Sprintf("| %s | %s | - | %v |", row.Name, row.What, err)
+		}
+		if err != nil {
+			cells = append(cells, err.Error())
+			continue
+		}
+		ideal = res.Ideal
+		cells = append(cells, res.Cell())
+	}
+	return fmt.Sprintf("| %s | %s | %.2f s | %s |", row.Name, row.What, ideal.Seconds(), strings.Join(cells, " | "))
 }
 
 // runCell runs one client mode against a fresh server of row.
@@ -89,18 +97,30 @@ type row struct {
 	start      func() (imitation.Target, error)
 }
 
-func allRows() []row {
+func allRows(withReal bool) []row {
 	var rows []row
 	for _, s := range imitation.Imitations() {
 		rows = append(rows, row{Name: s.Name, What: s.What, Limit: s.Limit, start: func() (imitation.Target, error) {
 			return imitation.Start(s.New()), nil
 		}})
 	}
+	if !withReal {
+		return rows
+	}
+	for _, s := range real.Specs() {
+		rows = append(rows, row{Name: s.Name, What: s.What, Limit: s.Limit, start: func() (imitation.Target, error) {
+			srv, err := s.Start()
+			if err != nil {
+				return nil, err
+			}
+			return srv, nil
+		}})
+	}
 	return rows
 }
 
-func selectRows(only string) []row {
-	all := allRows()
+func selectRows(only string, withReal bool) []row {
+	all := allRows(withReal)
 	if only == "" {
 		return all
 	}
@@ -117,9 +137,9 @@ func selectRows(only string) []row {
 	return rows
 }
 
-func names() []string {
+func names(withReal bool) []string {
 	var out []string
-	for _, r := range allRows() {
+	for _, r := range allRows(withReal) {
 		out = append(out, r.Name)
 	}
 	return out

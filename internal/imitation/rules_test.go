@@ -249,3 +249,11 @@ func TestHAProxyIdeal(t *testing.T) {
 	assert.Equal(t, time.Duration(0), r.ideal(150, 0))
 	assert.Equal(t, 1001*time.Millisecond+rateService, r.ideal(151, rateService))
 }
+
+func TestExportedIdeals(t *testing.T) {
+	assert.Equal(t, 299*7*time.Millisecond+rateService, IdealLimitReq(150, 0, 300, rateService))
+	assert.Equal(t, 1993*time.Millisecond, IdealLimitReq(140, 20, 300, 0))
+	assert.Equal(t, 2*time.Second, IdealInFlight(6, 300, 40*time.Millisecond))
+	assert.Equal(t, 1994*time.Millisecond, IdealHTTPReqRate(150, time.Second, 300, 0))
+	assert.Equal(t, time.Millisecond, Backend(time.Millisecond).Ideal(10))
+}
