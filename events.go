@@ -38,6 +38,9 @@ type Event struct {
 	// longest; zero and "" when it waited for nothing.
 	Wait     time.Duration
 	WaitedOn Gate
+	// PauseWait is how much of Wait the host's pause (GateHostPause)
+	// took.
+	PauseWait time.Duration
 
 	// What an attempt got (EventAttemptDone): its status (0 without a
 	// response) or its error; Throttled when the server said the request

@@ -273,6 +273,7 @@ func TestEventsHostPausedAndResumed(t *testing.T) {
 	for _, e := range sent[1:] {
 		require.Equal(t, 2*time.Second, e.Wait)
 		require.Equal(t, GateHostPause, e.WaitedOn)
+		require.Equal(t, 2*time.Second, e.PauseWait)
 	}
 	kinds := log.kinds()
 	require.Equal(t, EventHostResumed, kinds[3], "resumed before the next attempt is sent: %v", kinds)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-throttle/throttle/feedback"
+	"github.com/go-throttle/throttle/internal/obshook"
 	"github.com/go-throttle/throttle/semaphore"
 )
 
@@ -21,15 +22,28 @@ import (
 // obsConfig is what the observing options gave.
 type obsConfig struct {
 	observers []func(Event)
-	// attach are integrations (otelthrottle, through internal/obshook) to
-	// call with the Transport once it is built; each may return a func
-	// that Close calls.
-	attach []func(*Transport) (detach func())
+	// hooks are the integrations' (otelthrottle's) asks, through
+	// internal/obshook.
+	hooks []obshook.Hooks
+}
+
+func init() {
+	obshook.Option = func(h obshook.Hooks) any {
+		return option(func(c *config) error {
+			c.obs.hooks = append(c.obs.hooks, h)
+			var errs []error
+			for _, o := range h.Options {
+				errs = append(errs, o.(Option).apply(c))
+			}
+			return errors.Join(errs...)
+		})
+	}
 }
 
 // observing is what a Transport's observers need.
 type observing struct {
 	emit     func(Event) // every observer in turn; nil when nobody listens
+	answered []func(sent *http.Request, resp *http.Response, attempt int)
 	detach   []func()
 	detached sync.Once
 }
@@ -48,8 +62,14 @@ func (t *Transport) setupObservers(c *config) {
 			}
 		}
 	}
-	for _, a := range c.obs.attach {
-		if d := a(t); d != nil {
+	for _, h := range c.obs.hooks {
+		if h.Answered != nil {
+			t.obs.answered = append(t.obs.answered, h.Answered)
+		}
+		if h.Attach == nil {
+			continue
+		}
+		if d := h.Attach(t); d != nil {
 			t.obs.detach = append(t.obs.detach, d)
 		}
 	}
@@ -82,6 +102,7 @@ type waitObs struct {
 	start, last time.Time     // when the caller came, and its last mark
 	longest     time.Duration // the longest time between two marks
 	gate        Gate          // what was waited for then
+	paused      time.Duration // the time spent at GateHostPause
 	live        *hostLive     // where the caller counts as waiting
 }
 
@@ -100,8 +121,12 @@ func (w *waiter) passed(g Gate) {
 		return
 	}
 	now := w.t.clock.Now()
-	if d := now.Sub(w.obs.last); d > w.obs.longest {
+	d := now.Sub(w.obs.last)
+	if d > w.obs.longest {
 		w.obs.longest, w.obs.gate = d, g
+	}
+	if g == GateHostPause {
+		w.obs.paused += d
 	}
 	w.obs.last = now
 }
@@ -180,12 +205,12 @@ func (h *hold) sending(w *waiter, req *http.Request, key string) {
 	t.emit(Event{
 		Kind: EventAttemptSent, Time: now, Host: key,
 		Context: w.send, Method: req.Method, URL: req.URL, Attempt: attempt,
-		Wait: wait, WaitedOn: w.obs.gate,
+		Wait: wait, WaitedOn: w.obs.gate, PauseWait: w.obs.paused,
 	})
 }
 
-// answered notes what the base RoundTripper returned.
-func (h *hold) answered(resp *http.Response, err error) {
+// answered notes what the base RoundTripper returned for sent.
+func (h *hold) answered(sent *http.Request, resp *http.Response, err error) {
 	if resp != nil && h.host != nil {
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests:
@@ -200,8 +225,12 @@ func (h *hold) answered(resp *http.Response, err error) {
 	}
 	e.toHeaders = h.t.clock.Now().Sub(e.sent)
 	e.err = err
-	if resp != nil {
-		e.status = resp.StatusCode
+	if resp == nil {
+		return
+	}
+	e.status = resp.StatusCode
+	for _, f := range h.t.obs.answered {
+		f(sent, resp, e.attempt)
 	}
 }
 
@@ -286,7 +315,9 @@ func (h *hold) noteResponse(sig *feedback.Signal) {
 		switch {
 		case h.retryAfter:
 			reason = ReasonRetryAfter
-		case sig.HasRemaining && sig.Remaining <= 0:
+		case until != st.pausedUntil, sig.HasRemaining && sig.Remaining <= 0:
+			// The budget blocks the host (counting the attempts still in
+			// flight), or the server said it was spent.
 			reason = ReasonBudget
 		}
 		add(Event{Kind: EventHostPaused, Until: hosts.epoch.Add(time.Duration(until)), Reason: reason})

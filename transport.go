@@ -174,7 +174,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(out)
 	h.roundTripped()
 	t.observeBudgets(req, h, resp)
-	h.answered(resp, err)
+	h.answered(out, resp, err)
 	h.endHost(resp)
 	if err != nil {
 		err = h.attemptError(err)
@@ -215,10 +215,12 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
 		}
+		w.passed(GateHostRate)
 		if err := t.acquireHostBudgets(w, host, h); err != nil {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
 		}
+		w.passed(GateBudget)
 		if err := t.acquireSession(w, h); err != nil {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
@@ -227,6 +229,7 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
 		}
+		w.passed(GateBudget)
 		if t.isClosed() {
 			// Close ran as the last grant came in: nothing goes out after it.
 			h.release()
@@ -430,7 +433,6 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 // the base RoundTripper (see hold.commit), so whatever waits in between
 // cannot make the wire exceed the window.
 func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
-	w.passed(GateHostRate)
 	slots, rate := t.slots.Load(), t.rate.Load()
 	if slots == nil && rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
 		return nil
