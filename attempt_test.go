@@ -92,7 +92,7 @@ func TestNewConnectionCountsFromResponse(t *testing.T) {
 	fake := clock.NewFake(t0)
 	rec, release := blockingRecorder(t)
 	s := newTestSession(t, WithClock(fake), WithRateLimit(1, time.Second), WithServerFeedback(false))
-	w := s.Transport().rate
+	w := s.Transport().rate.Load()
 
 	first := goGet(context.Background(), s, rec.URL+"?block")
 	waitFor(t, "the first request in the handler", func() bool { return rec.active.Load() == 1 })
@@ -113,7 +113,7 @@ func TestLateResponseIsNotRestamped(t *testing.T) {
 	fake := clock.NewFake(t0)
 	rec, release := blockingRecorder(t)
 	s := newTestSession(t, WithClock(fake), WithRateLimit(1, time.Second), WithServerFeedback(false))
-	w := s.Transport().rate
+	w := s.Transport().rate.Load()
 
 	first := goGet(context.Background(), s, rec.URL+"?block")
 	waitFor(t, "the first request in the handler", func() bool { return rec.active.Load() == 1 })
@@ -134,7 +134,7 @@ func TestBurstOfNewConnectionsRestampsEstablished(t *testing.T) {
 	fake := clock.NewFake(t0)
 	rec, release := blockingRecorder(t)
 	s := newTestSession(t, WithClock(fake), WithRateLimit(3, time.Second))
-	w := s.Transport().rate
+	w := s.Transport().rate.Load()
 
 	// The first request (the host's first contact) opens a connection;
 	// wait until it is idle, so that the next request reuses it.
@@ -177,7 +177,7 @@ func TestNewTLSConnectionCountsFromWrite(t *testing.T) {
 	t.Cleanup(release) // before srv.Close
 	s := newTestSession(t, WithClock(fake), WithRateLimit(1, time.Second), WithServerFeedback(false),
 		WithTransport(srv.Client().Transport))
-	w := s.Transport().rate
+	w := s.Transport().rate.Load()
 
 	first := goGet(context.Background(), s, srv.URL)
 	recv(t, "the request in the handler", arrived)
@@ -194,7 +194,7 @@ func TestReusedConnectionCountsFromWrite(t *testing.T) {
 	fake := clock.NewFake(t0)
 	rec, release := blockingRecorder(t)
 	s := newTestSession(t, WithClock(fake), WithRateLimit(1, time.Second), WithServerFeedback(false))
-	w := s.Transport().rate
+	w := s.Transport().rate.Load()
 
 	// The first request only opens a connection: wait until it is idle in
 	// the pool, so that the next request reuses it.
@@ -223,7 +223,7 @@ func TestWindowGuardZero(t *testing.T) {
 	fake := clock.NewFake(t0)
 	rec, release := blockingRecorder(t)
 	s := newTestSession(t, WithClock(fake), WithRateLimit(1, time.Second), WithServerFeedback(false), WithWindowGuard(0))
-	w := s.Transport().rate
+	w := s.Transport().rate.Load()
 
 	first := goGet(context.Background(), s, rec.URL+"?block")
 	waitFor(t, "the first request in the handler", func() bool { return rec.active.Load() == 1 })
@@ -244,7 +244,7 @@ func TestWindowGuardSetsTheGuard(t *testing.T) {
 		WithWindowGuard(250*time.Millisecond))
 	_, err := getOne(context.Background(), s, rec.URL)
 	require.NoError(t, err)
-	w := s.Transport().rate
+	w := s.Transport().rate.Load()
 	fake.Set(t0.Add(1250*time.Millisecond - time.Nanosecond))
 	require.False(t, w.HasCapacity(1))
 	fake.Set(t0.Add(1250 * time.Millisecond))

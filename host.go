@@ -76,9 +76,12 @@ type host struct {
 // hostLive is what the callers of a host use: its limits, the server's
 // policies as windows, and its first contact.
 type hostLive struct {
-	slots    *semaphore.Throttler // nil: no concurrency limit of its own
-	rate     *ratelimit.Window    // nil: no rate limit of its own
-	learned  []*ratelimit.Window  // the server's policies, which policies keys
+	// slots and rate are atomic so that a limit set while the host is in
+	// use (retune.go) can be installed where callers read it.
+	slots atomic.Pointer[semaphore.Throttler] // nil: no concurrency limit of its own
+	rate  atomic.Pointer[ratelimit.Window]    // nil: no rate limit of its own
+
+	learned  []*ratelimit.Window // the server's policies, which policies keys
 	policies []feedback.Policy
 	// probeDone is closed when the probe (the first contact) answers.
 	probing    bool
@@ -258,8 +261,8 @@ func (t *hostTable) keepLocked(h *host) {
 			stamps = true
 		})
 	}
-	if l.rate != nil {
-		keep(l.rate)
+	if r := l.rate.Load(); r != nil {
+		keep(r)
 	}
 	for _, w := range l.learned {
 		keep(w)
@@ -274,10 +277,11 @@ func (t *hostTable) keepLocked(h *host) {
 func (t *hostTable) reviveLocked(key string, h *host) *hostLive {
 	l := &hostLive{}
 	if n := t.slotsFor(key); n > 0 {
-		l.slots, _ = semaphore.NewThrottler(int64(n), t.semOpts...) // checked by newHostTable
+		slots, _ := semaphore.NewThrottler(int64(n), t.semOpts...) // checked by newHostTable
+		l.slots.Store(slots)
 	}
 	if spec, ok := t.rateOf(key); ok {
-		l.rate = t.window(spec.n, spec.per)
+		l.rate.Store(t.window(spec.n, spec.per))
 	}
 	kept := h.kept
 	h.kept = nil
@@ -305,8 +309,8 @@ func (t *hostTable) reviveLocked(key string, h *host) *hostLive {
 			rest = rest[1:]
 		}
 	}
-	if l.rate != nil {
-		restore(l.rate)
+	if r := l.rate.Load(); r != nil {
+		restore(r)
 	}
 	for _, w := range l.learned {
 		restore(w)

@@ -443,21 +443,21 @@ func TestHostTableKeepsWindowHistory(t *testing.T) {
 	fake := clock.NewFake(t0)
 	ht := newTestTable(t, fake, WithHostRateLimit(2, time.Second), WithWindowGuard(0))
 	h := ht.enter("a.example")
-	require.True(t, h.live.rate.TryAcquire(1))
+	require.True(t, h.live.rate.Load().TryAcquire(1))
 	fake.Advance(100 * time.Millisecond)
-	require.True(t, h.live.rate.TryAcquire(1))
+	require.True(t, h.live.rate.Load().TryAcquire(1))
 	ht.leave(h)
 	keepAll(ht)
 	require.Nil(t, h.live, "an unused host is kept as history")
 	require.Equal(t, []int64{int64(1100 * time.Millisecond), 0, 2, 0, int64(100 * time.Millisecond)}, h.kept)
 
 	h = ht.enter("a.example")
-	require.False(t, h.live.rate.TryAcquire(1), "the history still counts")
+	require.False(t, h.live.rate.Load().TryAcquire(1), "the history still counts")
 	fake.Advance(900*time.Millisecond - 1)
-	require.False(t, h.live.rate.TryAcquire(1))
+	require.False(t, h.live.rate.Load().TryAcquire(1))
 	fake.Advance(1)
-	require.True(t, h.live.rate.TryAcquire(1), "the first stamp has expired")
-	require.False(t, h.live.rate.TryAcquire(1))
+	require.True(t, h.live.rate.Load().TryAcquire(1), "the first stamp has expired")
+	require.False(t, h.live.rate.Load().TryAcquire(1))
 	ht.leave(h)
 }
 
@@ -496,12 +496,12 @@ func TestHostTableSweepDropsPassedHosts(t *testing.T) {
 	fake := clock.NewFake(t0)
 	ht := newTestTable(t, fake, WithHostRateLimit(1, time.Second), WithWindowGuard(0))
 	old := ht.enter("old.example")
-	require.True(t, old.live.rate.TryAcquire(1))
+	require.True(t, old.live.rate.Load().TryAcquire(1))
 	ht.leave(old)
 	busy := ht.enter("busy.example")
 	fake.Advance(time.Second)
 	recent := ht.enter("recent.example")
-	require.True(t, recent.live.rate.TryAcquire(1))
+	require.True(t, recent.live.rate.Load().TryAcquire(1))
 	ht.leave(recent)
 	// Each addition since the last sweep may sweep: by now, one has.
 	ht.leave(ht.enter("new.example"))
@@ -524,7 +524,7 @@ func TestHostTableKeepsIdleHostsInBatches(t *testing.T) {
 	hosts := make([]*host, idleBatch)
 	for i := range hosts {
 		hosts[i] = ht.enter(fmt.Sprintf("h%d.example", i))
-		hosts[i].live.rate.TryAcquire(1)
+		hosts[i].live.rate.Load().TryAcquire(1)
 		ht.leave(hosts[i])
 	}
 	for i, h := range hosts {

@@ -13,9 +13,11 @@ func (t *Transport) newSessionRate(c *config) (err error) {
 	if c.rate.n == 0 {
 		return nil
 	}
-	if t.rate, err = ratelimit.NewWindow(c.rate.n, c.guard.window(c.rate.per), ratelimit.WithClock(c.clock)); err != nil {
+	rate, err := ratelimit.NewWindow(c.rate.n, c.guard.window(c.rate.per), ratelimit.WithClock(c.clock))
+	if err != nil {
 		return fmt.Errorf("%w: WithRateLimit: %w", ErrInvalidOption, err)
 	}
+	t.rate.Store(rate)
 	if c.burst > 0 {
 		t.pace, err = ratelimit.NewBucket(c.rate.n, c.rate.per, ratelimit.WithBurst(c.burst), ratelimit.WithClock(c.clock))
 		if err != nil {

@@ -34,10 +34,12 @@ type Transport struct {
 	base  http.RoundTripper
 	clock ratelimit.Clock
 
-	hosts    *hostTable           // everything per host; nil if nothing is
-	slots    *semaphore.Throttler // session-wide concurrency; nil if none
-	rate     *ratelimit.Window    // session-wide rate; nil if none
-	pace     *ratelimit.Bucket    // pacing on top of rate; nil if none
+	hosts *hostTable // everything per host; nil if nothing is
+	// The session-wide limits are atomic so that one set while the
+	// Transport is in use (retune.go) can be installed.
+	slots    atomic.Pointer[semaphore.Throttler] // session-wide concurrency; nil if none
+	rate     atomic.Pointer[ratelimit.Window]    // session-wide rate; nil if none
+	pace     *ratelimit.Bucket                   // pacing on top of rate; nil if none
 	extra    []ratelimit.Limiter
 	upload   []ratelimit.Limiter // the byte bucket of all request bodies; nil if none
 	download []ratelimit.Limiter // the byte bucket of all response bodies; nil if none
@@ -104,9 +106,11 @@ func newTransport(c *config) (*Transport, error) {
 		return nil, err
 	}
 	if c.maxConc > 0 {
-		if t.slots, err = semaphore.NewThrottler(int64(c.maxConc), c.semOpts...); err != nil {
+		slots, err := semaphore.NewThrottler(int64(c.maxConc), c.semOpts...)
+		if err != nil {
 			return nil, fmt.Errorf("%w: WithMaxConcurrency: %w", ErrInvalidOption, err)
 		}
+		t.slots.Store(slots)
 	}
 	if err = t.newSessionRate(c); err != nil {
 		return nil, err
@@ -281,13 +285,13 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 		return false
 	}
 	live := h.host.live
-	if live.slots != nil {
-		p, ok := live.slots.TryAcquire(ctx, 1)
+	if slots := live.slots.Load(); slots != nil {
+		p, ok := slots.TryAcquire(ctx, 1)
 		if h.setHostPermit(p); !ok {
 			return false
 		}
 	}
-	if live.rate != nil && !h.tryReserve(live.rate.TryReserveInto) {
+	if rate := live.rate.Load(); rate != nil && !h.tryReserve(rate.TryReserveInto) {
 		return false
 	}
 	for _, w := range learned {
@@ -305,13 +309,13 @@ func (t *Transport) trySession(ctx context.Context, h *hold) (ok bool) {
 	if t.shared.session() {
 		return false // a shared slot cannot be tried without waiting
 	}
-	if t.slots != nil {
-		p, ok := t.slots.TryAcquire(ctx, 1)
+	if slots := t.slots.Load(); slots != nil {
+		p, ok := slots.TryAcquire(ctx, 1)
 		if h.setPermit(p); !ok {
 			return false
 		}
 	}
-	if t.rate != nil && !h.tryReserve(t.rate.TryReserveInto) {
+	if rate := t.rate.Load(); rate != nil && !h.tryReserve(rate.TryReserveInto) {
 		return false
 	}
 	if t.pace != nil && !h.tryReserve(t.pace.TryReserveInto) {
@@ -392,13 +396,13 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		return err
 	}
 	w.passed(GateHostPause)
-	live := h.host.live
-	if live.slots == nil && live.rate == nil && len(learned) == 0 && !t.shared.perHost() {
+	slots, rate := h.host.live.slots.Load(), h.host.live.rate.Load()
+	if slots == nil && rate == nil && len(learned) == 0 && !t.shared.perHost() {
 		return nil
 	}
 	ctx := w.bounded()
-	if live.slots != nil {
-		p, err := live.slots.Acquire(ctx, 1)
+	if slots != nil {
+		p, err := slots.Acquire(ctx, 1)
 		if h.setHostPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", key, err)
 		}
@@ -407,8 +411,8 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		return err
 	}
 	w.passed(GateHostConcurrency)
-	if live.rate != nil {
-		g, err := live.rate.Reserve(ctx, 1)
+	if rate != nil {
+		g, err := rate.Reserve(ctx, 1)
 		if err != nil {
 			return fmt.Errorf("throttle: waiting for the rate limit of host %s: %w", key, err)
 		}
@@ -429,12 +433,13 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 // the base RoundTripper (see hold.commit), so whatever waits in between
 // cannot make the wire exceed the window.
 func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
-	if t.slots == nil && t.rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
+	slots, rate := t.slots.Load(), t.rate.Load()
+	if slots == nil && rate == nil && t.pace == nil && len(t.extra) == 0 && !t.shared.session() {
 		return nil
 	}
 	ctx := w.bounded()
-	if t.slots != nil {
-		p, err := t.slots.Acquire(ctx, 1)
+	if slots != nil {
+		p, err := slots.Acquire(ctx, 1)
 		if h.setPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a session concurrency slot: %w", err)
 		}
@@ -443,8 +448,8 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 		return err
 	}
 	w.passed(GateSessionConcurrency)
-	if t.rate != nil {
-		g, err := t.rate.Reserve(ctx, 1)
+	if rate != nil {
+		g, err := rate.Reserve(ctx, 1)
 		if err != nil {
 			return fmt.Errorf("throttle: waiting for the session rate limit: %w", err)
 		}

@@ -16,6 +16,7 @@ type consumer struct {
 // together hold held units, at most max.
 type share struct {
 	prio Priority
+	frac float64 // the fraction of the capacity given
 	max  int64
 	held int64
 }
@@ -23,10 +24,11 @@ type share struct {
 // quotas is a Throttler's per-consumer and per-priority accounting. A nil
 // *quotas (a Weighted) has no quotas, and its methods say so.
 type quotas struct {
-	consumerMax int64 // 0: no per-consumer cap
-	consumers   map[string]*consumer
-	spare       []*consumer // freed consumers kept for reuse, so the fast path does not allocate
-	shares      []share
+	consumerShare float64 // the fraction given; 0: none
+	consumerMax   int64   // 0: no per-consumer cap
+	consumers     map[string]*consumer
+	spare         []*consumer // freed consumers kept for reuse, so the fast path does not allocate
+	shares        []share
 }
 
 // maxSpare bounds the idle consumers kept in quotas.consumers and the
@@ -39,20 +41,35 @@ func newQuotas(cfg config, capacity int64) *quotas {
 	if cfg.consumerShare == 0 && len(cfg.shares) == 0 {
 		return nil
 	}
-	q := &quotas{}
+	q := &quotas{consumerShare: cfg.consumerShare}
 	if cfg.consumerShare != 0 {
-		q.consumerMax = shareOf(cfg.consumerShare, capacity)
 		q.consumers = make(map[string]*consumer)
 	}
 	for p, f := range cfg.shares {
-		q.shares = append(q.shares, share{prio: p, max: shareOf(f, capacity)})
+		q.shares = append(q.shares, share{prio: p, frac: f})
 	}
+	q.resize(capacity)
 	return q
 }
 
+// resize works the quotas out for capacity. What each consumer and share
+// holds stays: if that is now more than its quota, it gets nothing more
+// until it is below.
+func (q *quotas) resize(capacity int64) {
+	if q == nil {
+		return
+	}
+	if q.consumerShare != 0 {
+		q.consumerMax = shareOf(q.consumerShare, capacity)
+	}
+	for i := range q.shares {
+		q.shares[i].max = shareOf(q.shares[i].frac, capacity)
+	}
+}
+
 // limit returns the most units a caller of priority prio, named or not,
-// could ever hold under the quotas, capped at capacity. It reads only what
-// never changes after construction, so it does not need the mutex.
+// could ever hold under the quotas, capped at capacity. The quotas change
+// with the capacity, so it needs the mutex.
 func (q *quotas) limit(capacity int64, prio Priority, named bool) int64 {
 	if q == nil {
 		return capacity
@@ -61,8 +78,6 @@ func (q *quotas) limit(capacity int64, prio Priority, named bool) int64 {
 	if named && q.consumerMax > 0 {
 		m = min(m, q.consumerMax)
 	}
-	// Indexed, not ranged by value: held changes under the mutex, and
-	// limit reads only the fields that never change.
 	for i := range q.shares {
 		if s := &q.shares[i]; prio <= s.prio {
 			m = min(m, s.max)

@@ -2,6 +2,7 @@ package semaphore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -159,15 +160,16 @@ func (s *sem) Abandon(w *waiter) {
 	s.Serve()
 }
 
-// Look implements waitq.Owner. Only a release lets a semaphore waiter in,
-// and it serves the queue, so no waiter is ever woken to look again or
-// watches the clock.
-func (s *sem) Look(context.Context, *waiter) (time.Time, bool, error) {
-	return time.Time{}, false, nil
+// Look implements waitq.Owner. Only a release (or a larger capacity) lets
+// a semaphore waiter in, and it serves the queue, so no waiter watches the
+// clock; a waiter is woken to look only when the capacity was lowered
+// below what it asks for (see setCapacity), and it then fails.
+func (s *sem) Look(_ context.Context, w *waiter) (time.Time, bool, error) {
+	return time.Time{}, false, s.check(w.Val.n, Priority(w.Prio()), w.Val.c != nil)
 }
 
 // check rejects, without blocking, a request that is invalid or could never
-// be granted.
+// be granted. Called with mu held: the capacity may change.
 func (s *sem) check(n int64, prio Priority, named bool) error {
 	if n < 0 {
 		return invalidf("Acquire(n=%d): n must not be negative", n)
@@ -181,11 +183,12 @@ func (s *sem) check(n int64, prio Priority, named bool) error {
 // acquire is Weighted.Acquire and Throttler.Acquire: it takes n units at
 // priority prio for the consumer called name, waiting if need be.
 func (s *sem) acquire(ctx context.Context, n int64, prio Priority, name string) error {
-	if err := s.check(n, prio, name != ""); err != nil {
-		return err
-	}
 	done := ctx.Done()
 	s.mu.Lock()
+	if err := s.check(n, prio, name != ""); err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	select {
 	case <-done:
 		// As in x/sync: ctx becoming done "happened before" acquiring,
@@ -228,8 +231,11 @@ func (s *sem) queueLocked(v verdict, n int64, prio Priority, c *consumer) (*wait
 // the semaphore unchanged.
 func (s *sem) wait(ctx context.Context, w *waiter, name string) error {
 	n, prio := w.Val.n, Priority(w.Prio())
-	if waitq.Wait(ctx, &s.mu, w, s, nil) != nil {
-		return ctxErr(ctx, n) // Look never fails, so ctx ended
+	if err := waitq.Wait(ctx, &s.mu, w, s, nil); err != nil {
+		if errors.Is(err, ErrExceedsCapacity) {
+			return err // the capacity was lowered below n (see Look)
+		}
+		return ctxErr(ctx, n)
 	}
 	// Granted. Check ctx again: one that ended as we were granted fails
 	// the call, which then leaves nothing behind (as in x/sync).
@@ -266,10 +272,11 @@ func (s *sem) refuse(v verdict) error {
 // try is TryAcquire: it takes n units now if it can, and reports whether
 // it did; on false nothing is taken.
 func (s *sem) try(n int64, prio Priority, name string) bool {
+	s.mu.Lock()
 	if s.check(n, prio, name != "") != nil {
+		s.mu.Unlock()
 		return false
 	}
-	s.mu.Lock()
 	c := s.quota.consumer(name)
 	ok := s.admit(n, prio, c) == grant
 	if ok {

@@ -96,8 +96,9 @@ func (t *Throttler) Waiting() int { return t.s.waiting() }
 // Held returns the number of units held now, by all consumers.
 func (t *Throttler) Held() int64 { return t.s.held() }
 
-// Capacity returns the capacity given to NewThrottler.
-func (t *Throttler) Capacity() int64 { return t.s.size }
+// Capacity returns the capacity now: the one given to NewThrottler, or
+// the last SetCapacity.
+func (t *Throttler) Capacity() int64 { return t.s.capacity() }
 
 // Permit is the units a Throttler granted. It is a small value, free to
 // copy; the zero Permit holds nothing and its Release does nothing.

@@ -79,4 +79,4 @@ func (s *Weighted) Waiting() int { return s.s.waiting() }
 func (s *Weighted) Held() int64 { return s.s.held() }
 
 // Capacity returns the capacity given to NewWeighted.
-func (s *Weighted) Capacity() int64 { return s.s.size }
+func (s *Weighted) Capacity() int64 { return s.s.capacity() }

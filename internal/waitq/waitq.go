@@ -213,6 +213,11 @@ func (q *Queue[T]) WakeFront() {
 	}
 }
 
+// Wake tells w, which must be queued, to look again: a limiter whose
+// waiters are granted by Serve calls it when what w waits for changed in
+// a way only w's own Look can act on (its request can no longer be met).
+func (q *Queue[T]) Wake(w *Waiter[T]) { w.wake() }
+
 // Owner is the limiter a queue belongs to, as Wait sees it. Wait calls its
 // methods with the limiter's mutex held.
 type Owner[T any] interface {
