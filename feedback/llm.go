@@ -103,6 +103,9 @@ func (b *Budgets) add(x Budget) {
 // the time package). h is indexed by canonical key, as in Parse.
 func ParseBudgets(h http.Header, now time.Time) Budgets {
 	var b Budgets
+	if !mayStateBudgets(h) {
+		return b
+	}
 	for _, f := range openAIFields {
 		parseBudgetFields(h, f, now, &b)
 	}
@@ -112,6 +115,20 @@ func ParseBudgets(h http.Header, now time.Time) Budgets {
 	parseIETFBudgets(h, now, &b)
 	return b
 }
+
+// mayStateBudgets reports whether h has a field ParseBudgets reads: one
+// pass over the keys of a typical response costs less than looking up
+// each field the dialects define.
+func mayStateBudgets(h http.Header) bool {
+	for k := range h {
+		if hasPrefix(k, "X-Ratelimit-Limit-") || hasPrefix(k, "Anthropic-Ratelimit-") || k == keyRateLimitPolicy {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefix(s, prefix string) bool { return len(s) >= len(prefix) && s[:len(prefix)] == prefix }
 
 // budgetFields names the three fields of one budget in one dialect.
 type budgetFields struct {
