@@ -231,7 +231,8 @@ func (l *learnedBudgets) retune(b *costBudget, x feedback.Budget, now time.Time)
 // (under minInferReset).
 func inferWindow(x feedback.Budget, now time.Time) time.Duration {
 	spent := x.Limit - x.Remaining
-	if !x.HasRemaining || spent <= 0 || x.ResetAt.Sub(now) < minInferReset {
+	d := x.ResetAt.Sub(now)
+	if !x.HasRemaining || spent <= 0 || d < max(minInferReset, 10*resetGranularity(x.ResetAt, d)) {
 		return 0
 	}
 	est := float64(x.ResetAt.Sub(now)) * float64(x.Limit) / float64(spent)
@@ -241,6 +242,20 @@ func inferWindow(x feedback.Budget, now time.Time) time.Duration {
 		}
 	}
 	return time.Duration(min(est, float64(feedback.MaxDelay))).Round(time.Millisecond)
+}
+
+// resetGranularity is how finely a reset was stated, judged from the
+// instant (an RFC 3339 time to the second, as Anthropic sends) or the delay
+// (a Go duration in whole seconds, such as OpenAI's "6m0s"): a reset
+// rounded to a second is read only when it is ten seconds or more, so
+// that the rounding cannot make the period more than a tenth off.
+func resetGranularity(at time.Time, d time.Duration) time.Duration {
+	for _, g := range [...]time.Duration{time.Second, time.Millisecond, time.Microsecond} {
+		if at.Nanosecond()%int(g) == 0 || d%g == 0 {
+			return g
+		}
+	}
+	return time.Nanosecond
 }
 
 // minInferReset is the shortest reset inferWindow reads: resets are

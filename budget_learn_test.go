@@ -22,12 +22,15 @@ func TestInferWindow(t *testing.T) {
 	}{
 		{"openai-minute", 150000, 149984, 6400 * time.Microsecond, true, time.Minute},
 		{"spent-all", 1000, 0, 30 * time.Second, true, 30 * time.Second},
-		{"second", 1000, 999, time.Millisecond, true, time.Second},
+		{"second", 1000, 990, 10 * time.Millisecond, true, time.Second},
 		{"near-a-minute", 100, 50, 28 * time.Second, true, time.Minute},
 		{"nothing-spent", 100, 100, time.Second, true, 0},
 		{"no-remaining", 100, 0, time.Second, false, 0},
 		{"reset-passed", 100, 50, 0, true, 0},
-		{"odd", 100, 50, 1234 * time.Millisecond, true, 2468 * time.Millisecond},
+		{"odd", 100, 50, 1234567 * time.Microsecond, true, 2469 * time.Millisecond},
+		{"whole-seconds-too-coarse", 100, 99, 2 * time.Second, true, 0},
+		{"whole-seconds-long-enough", 100, 80, 12 * time.Second, true, time.Minute},
+		{"whole-millis", 1000, 999, 2 * time.Millisecond, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			x := feedback.Budget{Name: "tokens", Limit: tc.limit, HasRemaining: tc.has, Remaining: tc.rem, ResetAt: t0.Add(tc.reset)}
