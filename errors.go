@@ -46,7 +46,8 @@ var (
 	// ErrHostPaused is wrapped when a server has paused its host (with
 	// Retry-After, or a spent RateLimit budget) past the caller's context
 	// deadline: the call fails at once instead of sleeping into its
-	// deadline. Such an error also wraps context.DeadlineExceeded.
+	// deadline. Such an error also wraps context.DeadlineExceeded, and
+	// DefaultRetryPolicy does not retry it.
 	ErrHostPaused = errors.New("throttle: host paused by the server")
 
 	// ErrQueueFull is wrapped when a caller would have to wait while the

@@ -204,7 +204,7 @@ func TestEventsRetryRefusedAndPaused(t *testing.T) {
 	_, err = getOne(ctx, s, rec.URL)
 	require.ErrorIs(t, err, ErrHostPaused)
 	rejected := log.of(EventCallerRejected)
-	require.NotEmpty(t, rejected)
+	require.Len(t, rejected, 1, "a caller refused by the pause was retried")
 	require.Equal(t, ReasonDeadline, rejected[0].Reason)
 	require.ErrorIs(t, rejected[0].Err, ErrHostPaused)
 

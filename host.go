@@ -61,6 +61,9 @@ type host struct {
 	// until resetAt. hasBudget is false when the server stated no count.
 	remaining int32
 	hasBudget bool
+	// stated is what the responses of the budget's window said, from
+	// which remaining is worked out again at each (statedbudget.go).
+	stated statedWindow
 	// known is set once a response from the host has been seen; until
 	// then one probe goes alone and the others wait (see admit).
 	known  bool
@@ -418,9 +421,7 @@ func (t *hostTable) spend(h *host) (tk ticket, ok bool) {
 	if h.blockedUntil(now) != 0 {
 		return tk, false
 	}
-	if h.hasBudget && now < h.resetAt {
-		h.remaining--
-	}
+	h.spendBudgetLocked(now)
 	h.live.inflight++
 	if h.ad != nil {
 		tk = h.ad.sent(now, h.live.inflight)
@@ -494,30 +495,38 @@ func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe,
 func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time, busy bool) {
 	h.known = true
 	limit := now.Add(t.maxPause)
-	if !sig.Until.IsZero() && !busy {
-		// A busy host's Retry-After holds that attempt's retry (see the
-		// retry layer), not the attempts it does take (adaptive.go).
+	if !sig.Until.IsZero() && sig.Throttled && !busy {
+		// A refusal pauses the host. An accepted request's count of 0
+		// (its Until) is the budget's to hold, until the tightest reset
+		// its window's responses stated. A busy host's Retry-After holds
+		// that attempt's retry (see the retry layer), not the attempts it
+		// does take (adaptive.go).
 		h.pausedUntil = max(h.pausedUntil, t.at(capAt(sig.Until, limit)))
 	}
 	if sig.HasRemaining && !sig.ResetAt.IsZero() {
-		h.budgetLocked(sig.Remaining, t.at(capAt(sig.ResetAt, limit)), t.at(now))
+		h.budgetLocked(sig, t.at(capAt(sig.ResetAt, limit)), t.at(now))
 	}
 	if sig.NPolicies > 0 {
 		h.live.learnPolicies(t, sig.Policies[:sig.NPolicies], true)
 	}
 }
 
-// budgetLocked takes in a stated remaining count. The other attempts in
-// flight may reach the server after this one was counted, so they are
-// taken off it; and while an earlier budget still runs, the stricter of
-// the two holds, since responses can arrive out of order.
-func (h *host) budgetLocked(remaining int, resetAt, now int64) {
-	remaining -= max(h.live.inflight-1, 0)
-	if h.hasBudget && now < h.resetAt {
-		remaining = min(remaining, int(h.remaining))
-		resetAt = max(resetAt, h.resetAt)
+// budgetLocked takes in a stated remaining count, resetting at resetAt.
+// The budget is worked out again from what every response of its window
+// said, counting the other attempts in flight that the server may not
+// have counted yet (see statedWindow). Its reset is the earliest its
+// window's responses stated: a reset stated in whole seconds is rounded
+// up, from the same instant for every response of the window, so the
+// earliest is the tightest; the latest would hold the host past the
+// window's end by as much as its rounding and the spread of its responses.
+// Once the reset has passed, the next count starts a new window.
+func (h *host) budgetLocked(sig *feedback.Signal, resetAt, now int64) {
+	if !h.hasBudget || now >= h.resetAt || h.stated.stated == 0 {
+		h.stated, h.resetAt = statedWindow{opened: now}, resetAt
 	}
-	h.hasBudget, h.remaining, h.resetAt = true, int32(max(min(remaining, math.MaxInt32), math.MinInt32)), resetAt
+	h.resetAt = min(h.resetAt, resetAt)
+	h.stated.add(sig.Remaining, statedQuota(sig), !sig.Throttled)
+	h.hasBudget, h.remaining = true, h.stated.budget(h.live.inflight-1)
 }
 
 // learnPolicies adopts the server's policies as windows on the host. They

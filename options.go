@@ -554,7 +554,10 @@ const defaultMaxPause = 10 * time.Minute
 //     Retry-After says;
 //   - a stated remaining count (IETF RateLimit r=;t=, RateLimit-Remaining,
 //     X-RateLimit-Remaining with its reset) is a budget: no more attempts
-//     than that start before the reset, and at 0 the host pauses until it;
+//     than that start before the reset, counting those in flight that the
+//     server had not counted yet, and at 0 the host waits for the reset;
+//     once it has passed, the new window is taken to hold what the last
+//     one did until a response says what it holds;
 //   - RateLimit-Policy quotas (q per w seconds) become strict windows on
 //     the host, on top of any limit of yours, so a server can only tighten
 //     your limits, never loosen them;

@@ -104,7 +104,8 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 // "true" allows it whatever the method.
 //
 // It never retries once the context has ended, after an error from the
-// limits themselves (such as ErrExceedsLimit or ErrQueueFull), or after a
+// limits themselves (such as ErrExceedsLimit or ErrQueueFull), after
+// ErrHostPaused (the host's pause outlasts the caller's deadline), or after a
 // local failure of the request body (ErrRequestBody). It decides whether,
 // not when: it does not read Retry-After, and used on its own with
 // go-retryablehttp it leaves the wait to the Backoff. Used on its own, it
@@ -181,7 +182,9 @@ func idempotentRequest(req *http.Request) bool {
 // again: not the limits' own refusals, not a local failure of the request
 // body (the server is not at fault), and not the errors that a retry would
 // only repeat (a bad URL scheme, too many redirects, an untrusted
-// certificate).
+// certificate). A host paused past the caller's deadline is one of those:
+// the context has not ended yet, but no backoff that fits before the
+// deadline can outlast the pause.
 func retryableError(err error) bool {
 	var (
 		unknownAuth x509.UnknownAuthorityError
@@ -189,7 +192,7 @@ func retryableError(err error) bool {
 		hostname    x509.HostnameError
 	)
 	switch {
-	case errors.Is(err, ErrExceedsLimit), errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed),
+	case errors.Is(err, ErrExceedsLimit), errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed), errors.Is(err, ErrHostPaused),
 		errors.Is(err, ErrInvalidOption), errors.Is(err, ErrNotReplayable), errors.Is(err, ErrRequestBody),
 		errors.As(err, &unknownAuth), errors.As(err, &certInvalid), errors.As(err, &hostname):
 		return false

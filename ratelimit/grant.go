@@ -50,10 +50,14 @@ type Grant struct {
 	stamped bool
 }
 
-// N reports how many units the grant holds (0 for a nil Grant).
+// N reports how many units the grant holds (0 for a nil Grant). It is
+// safe for concurrent use, with Settle too.
 func (g *Grant) N() int {
 	if g == nil {
 		return 0
+	}
+	if s, ok := g.owner.(settler); ok {
+		return s.grantN(g) // Settle may be changing it
 	}
 	return g.n
 }

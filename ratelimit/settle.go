@@ -29,6 +29,26 @@ func (g *Grant) Settle(n int) {
 	}
 }
 
+// settler is an owner whose Grants Settle changes, under its lock: a
+// Window or a Bucket.
+type settler interface {
+	grantN(g *Grant) int
+}
+
+// grantN reads g.n under the lock that settleGrant writes it under.
+func (b *Bucket) grantN(g *Grant) int {
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return g.n
+}
+
+// grantN reads g.n under the lock that settleGrant writes it under.
+func (w *Window) grantN(g *Grant) int {
+	w.q.mu.Lock()
+	defer w.q.mu.Unlock()
+	return g.n
+}
+
 // settleGrant implements Grant.Settle for a Bucket: fewer units put the
 // difference back in the bucket (capped at the burst, as cancelGrant
 // does), more take it out, as far as the bucket holds it.
