@@ -35,6 +35,7 @@ type hostTable struct {
 	maxPause time.Duration
 	guard    windowGuard // of every window
 	feedback bool        // WithServerFeedback
+	adaptive bool        // WithAdaptive (only with feedback)
 	closed   <-chan struct{}
 
 	conc    int // WithHostConcurrency; 0: none
@@ -60,6 +61,9 @@ type host struct {
 	// until resetAt. hasBudget is false when the server stated no count.
 	remaining int32
 	hasBudget bool
+	// stated is what the responses of the budget's window said, from
+	// which remaining is worked out again at each (statedbudget.go).
+	stated statedWindow
 	// known is set once a response from the host has been seen; until
 	// then one probe goes alone and the others wait (see admit).
 	known  bool
@@ -71,6 +75,9 @@ type host struct {
 	// fig counts what HostStats reports beyond the state above; nil until
 	// there is something to count (see hoststats.go).
 	fig atomic.Pointer[hostFigures]
+	// ad is what the client learned of the host (adaptive.go); nil when
+	// WithAdaptive is off, or while the host is kept and learned nothing.
+	ad *adaptive
 }
 
 // hostLive is what the callers of a host use: its limits, the server's
@@ -115,7 +122,7 @@ func newHostTable(c *config, closed <-chan struct{}) (*hostTable, error) {
 	}
 	return &hostTable{
 		clock: c.clock, epoch: c.clock.Now(), maxPause: c.maxPause, guard: c.guard,
-		feedback: !c.noFeedback, closed: closed,
+		feedback: !c.noFeedback, adaptive: !c.noFeedback && !c.noAdaptive, closed: closed,
 		conc: c.hostConc, concFor: c.hostConcFor, semOpts: c.semOpts,
 		rate: c.hostRate, rateFor: c.hostRates,
 		m: make(map[string]*host),
@@ -176,6 +183,9 @@ func (t *hostTable) enterLocked(key string) *host {
 	if h.live == nil {
 		h.live = t.reviveLocked(key, h)
 	}
+	if t.adaptive && h.ad == nil {
+		h.ad = newAdaptive()
+	}
 	return h
 }
 
@@ -220,7 +230,7 @@ func (t *hostTable) sweepLocked() {
 
 // doneAt reports whether a kept host holds nothing at now.
 func (h *host) doneAt(now int64) bool {
-	return now >= h.pausedUntil && !(h.hasBudget && now < h.resetAt) && (len(h.kept) == 0 || now >= h.kept[0])
+	return now >= h.pausedUntil && !(h.hasBudget && now < h.resetAt) && (len(h.kept) == 0 || now >= h.kept[0]) && h.ad.doneAt(now)
 }
 
 // The history of a host, h.kept, is a run of int64s:
@@ -238,6 +248,9 @@ func (t *hostTable) keepLocked(h *host) {
 	l := h.live
 	if h.refs > 0 || l == nil {
 		return
+	}
+	if h.ad != nil && !h.ad.learned() {
+		h.ad = nil // slow start alone is not worth keeping
 	}
 	now := t.clock.Now()
 	kept := make([]int64, 2, 2+2*len(l.policies)+3*(1+len(l.learned)))
@@ -398,21 +411,22 @@ func (h *host) blockedUntil(now int64) int64 {
 // reports false if so, and the caller gives back what it holds and waits
 // again; otherwise it spends one unit of the budget and counts the attempt
 // in flight.
-func (t *hostTable) spend(h *host) bool {
+func (t *hostTable) spend(h *host) (tk ticket, ok bool) {
 	if !t.feedback {
-		return true
+		return tk, true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	if h.blockedUntil(now) != 0 {
-		return false
+		return tk, false
 	}
-	if h.hasBudget && now < h.resetAt {
-		h.remaining--
-	}
+	h.spendBudgetLocked(now)
 	h.live.inflight++
-	return true
+	if h.ad != nil {
+		tk = h.ad.sent(now, h.live.inflight)
+	}
+	return tk, true
 }
 
 // firstContactWait bounds how long the callers of a new host wait for
@@ -451,15 +465,22 @@ func (t *hostTable) wait(ctx context.Context, key string, probe <-chan struct{},
 // flight. It is the one place that applies what a response says about its
 // host; the attempt parses it once (see hold.answer), and the retry layer
 // reuses that parse.
-func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe, admitted bool) {
+func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe, admitted bool, out outcome) {
 	if !t.feedback {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := h.live
+	v := neutral
+	if admitted && h.ad != nil {
+		v = t.verdictLocked(h, sig, out)
+	}
 	if sig != nil {
-		t.applyLocked(h, sig, now)
+		t.applyLocked(h, sig, now, v == busy)
+	}
+	if v != neutral {
+		t.adaptLocked(h, out.tk, v, sig)
 	}
 	if probe && l.probing {
 		l.probing = false
@@ -471,31 +492,41 @@ func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe,
 }
 
 // applyLocked applies what a response says about its host.
-func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time) {
+func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time, busy bool) {
 	h.known = true
 	limit := now.Add(t.maxPause)
-	if !sig.Until.IsZero() {
+	if !sig.Until.IsZero() && sig.Throttled && !busy {
+		// A refusal pauses the host. An accepted request's count of 0
+		// (its Until) is the budget's to hold, until the tightest reset
+		// its window's responses stated. A busy host's Retry-After holds
+		// that attempt's retry (see the retry layer), not the attempts it
+		// does take (adaptive.go).
 		h.pausedUntil = max(h.pausedUntil, t.at(capAt(sig.Until, limit)))
 	}
 	if sig.HasRemaining && !sig.ResetAt.IsZero() {
-		h.budgetLocked(sig.Remaining, t.at(capAt(sig.ResetAt, limit)), t.at(now))
+		h.budgetLocked(sig, t.at(capAt(sig.ResetAt, limit)), t.at(now))
 	}
 	if sig.NPolicies > 0 {
 		h.live.learnPolicies(t, sig.Policies[:sig.NPolicies], true)
 	}
 }
 
-// budgetLocked takes in a stated remaining count. The other attempts in
-// flight may reach the server after this one was counted, so they are
-// taken off it; and while an earlier budget still runs, the stricter of
-// the two holds, since responses can arrive out of order.
-func (h *host) budgetLocked(remaining int, resetAt, now int64) {
-	remaining -= max(h.live.inflight-1, 0)
-	if h.hasBudget && now < h.resetAt {
-		remaining = min(remaining, int(h.remaining))
-		resetAt = max(resetAt, h.resetAt)
+// budgetLocked takes in a stated remaining count, resetting at resetAt.
+// The budget is worked out again from what every response of its window
+// said, counting the other attempts in flight that the server may not
+// have counted yet (see statedWindow). Its reset is the earliest its
+// window's responses stated: a reset stated in whole seconds is rounded
+// up, from the same instant for every response of the window, so the
+// earliest is the tightest; the latest would hold the host past the
+// window's end by as much as its rounding and the spread of its responses.
+// Once the reset has passed, the next count starts a new window.
+func (h *host) budgetLocked(sig *feedback.Signal, resetAt, now int64) {
+	if !h.hasBudget || now >= h.resetAt || h.stated.stated == 0 {
+		h.stated, h.resetAt = statedWindow{opened: now}, resetAt
 	}
-	h.hasBudget, h.remaining, h.resetAt = true, int32(max(min(remaining, math.MaxInt32), math.MinInt32)), resetAt
+	h.resetAt = min(h.resetAt, resetAt)
+	h.stated.add(sig.Remaining, statedQuota(sig), !sig.Throttled)
+	h.hasBudget, h.remaining = true, h.stated.budget(h.live.inflight-1)
 }
 
 // learnPolicies adopts the server's policies as windows on the host. They

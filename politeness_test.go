@@ -46,9 +46,9 @@ var politenessBounds = map[string]struct {
 	"busy429":          {n1, politeBound{1000, cut, n1, n1}, politeBound{5, 2.0, 0, 0}},     // 257/0.25x, 127 failed; 0/1.13x
 	"shopify":          {n1, politeBound{400, cut, n1, n1}, politeBound{25, cut, n1, n1}},   // 94/2.50x, 79 failed, 15 unfinished; 2/2.50x, 1 failed, 64 unfinished
 	"discord":          {n1, politeBound{100, cut, n1, n1}, politeBound{5, 2.0, 0, 0}},      // 30/1.63x; 0/1.09x
-	"github":           {n1, politeBound{20, cut, n1, n1}, politeBound{20, cut, 0, n1}},     // 0/1.77x; 0/1.99x
-	"ietf10":           {n1, politeBound{20, cut, n1, n1}, politeBound{20, 2.0, 0, 0}},      // 0/1.06x; 0/1.09x
-	"ietf06":           {n1, politeBound{20, cut, n1, n1}, politeBound{20, 2.0, 0, 0}},      // 0/1.08x; 0/1.07x
+	"github":           {n1, politeBound{2, 2.2, 0, 0}, politeBound{2, 2.2, 0, 0}},          // 0/1.38x; 0/1.98x (a reset in whole seconds: see statedbudget.go)
+	"ietf10":           {n1, politeBound{2, 1.3, 0, 0}, politeBound{2, 1.3, 0, 0}},          // 0/1.06x; 0/1.05x
+	"ietf06":           {n1, politeBound{2, 1.3, 0, 0}, politeBound{2, 1.3, 0, 0}},          // 0/1.05x; 0/1.06x
 	"nginx-req":        {n1, politeBound{1000, cut, n1, n1}, politeBound{80, cut, n1, n1}},  // 265/0.15x, 135 failed; 8/1.21x
 	"nginx-burst":      {n1, politeBound{700, cut, n1, n1}, politeBound{25, 2.0, 0, 0}},     // 198/0.50x, 68 failed; 1/1.01x
 	"nginx-conn":       {n1, politeBound{1000, cut, n1, n1}, politeBound{5, 2.0, 0, 0}},     // 250/0.34x, 120 failed; 0/1.11x

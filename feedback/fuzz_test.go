@@ -28,6 +28,7 @@ func FuzzParse(f *testing.F) {
 			"Ratelimit-Limit":         {limit},
 			"Ratelimit-Remaining":     {remaining},
 			"Ratelimit-Reset":         {reset},
+			"X-Ratelimit-Limit":       {limit},
 			"X-Ratelimit-Remaining":   {xRemaining},
 			"X-Ratelimit-Reset":       {xReset},
 			"X-Ratelimit-Reset-After": {xResetAfter},
@@ -47,6 +48,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if s.Remaining < 0 || !s.HasRemaining && (s.Remaining != 0 || !s.ResetAt.IsZero()) {
 			t.Fatalf("HasRemaining=%v Remaining=%d ResetAt=%v", s.HasRemaining, s.Remaining, s.ResetAt)
+		}
+		if s.Limit < 0 || !s.HasRemaining && s.Limit != 0 {
+			t.Fatalf("HasRemaining=%v Limit=%d", s.HasRemaining, s.Limit)
 		}
 		forbidden := status == 403 && (!s.Until.IsZero() || s.HasRemaining && s.Remaining == 0)
 		if s.Throttled != (status == 429 || status == 503 || status == 529 || forbidden) {

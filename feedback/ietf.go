@@ -21,10 +21,11 @@ type quotaState struct {
 	hasRemaining bool
 	remaining    int
 	reset        time.Time // zero: unknown
+	limit        int       // 0: unknown
 }
 
 // set reads one key of a RateLimit item (r, t) or dictionary (remaining,
-// reset); other keys and malformed values are ignored.
+// reset, limit); other keys and malformed values are ignored.
 func (q *quotaState) set(key, value string, now time.Time) {
 	switch {
 	case isKey(key, "r") || isKey(key, "remaining"):
@@ -35,13 +36,15 @@ func (q *quotaState) set(key, value string, now time.Time) {
 		if d, ok := parseDelay(value); ok {
 			q.reset = after(now, d)
 		}
+	case isKey(key, "limit"):
+		q.limit, _ = parseCount(value)
 	}
 }
 
 // report passes the statement to s if it includes a remaining count.
 func (q *quotaState) report(s *Signal) {
 	if q.hasRemaining {
-		s.observe(q.remaining, q.reset)
+		s.observe(q.remaining, q.reset, q.limit)
 	}
 }
 
@@ -49,13 +52,15 @@ func (q *quotaState) report(s *Signal) {
 func parseIETF(h map[string][]string, now time.Time, s *Signal) {
 	var other otherUnits
 	other.collect(h[keyRateLimitPolicy])
-	parseRateLimit(h[keyRateLimit], now, &other, s)
+	// The policies first, so that a RateLimit item finds the quota of the
+	// policy it names.
 	for _, v := range h[keyRateLimitPolicy] {
 		parsePolicies(v, s)
 	}
 	for _, v := range h[keyRateLimitLimit] {
 		parsePolicies(v, s) // -06: "100, 100;w=60"; only members with w count
 	}
+	parseRateLimit(h[keyRateLimit], now, &other, s)
 	parseSeparate(h, now, s)
 }
 
@@ -119,7 +124,7 @@ func parseRateLimit(values []string, now time.Time, other *otherUnits, s *Signal
 			if other.has(item) {
 				continue
 			}
-			var q quotaState
+			q := quotaState{limit: s.quotaOf(unquote(item))}
 			for params != "" {
 				var key, value string
 				key, value, params = nextParam(params)
@@ -181,9 +186,11 @@ func parsePolicyUnit(member string) (p Policy, unit string) {
 }
 
 // parseSeparate reads the -06 RateLimit-Remaining and RateLimit-Reset
-// fields (reset in delta seconds).
+// fields (reset in delta seconds), with the limit RateLimit-Limit states
+// first ("100, 100;w=60").
 func parseSeparate(h map[string][]string, now time.Time, s *Signal) {
 	var q quotaState
+	q.limit, _ = parseCount(firstItem(h[keyRateLimitLimit]))
 	q.set("r", firstItem(h[keyRateLimitRemaining]), now)
 	q.set("t", firstItem(h[keyRateLimitReset]), now)
 	q.report(s)

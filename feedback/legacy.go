@@ -6,6 +6,8 @@ import "time"
 // most others), X-Rate-Limit-* (X, formerly Twitter) and Discord's
 // X-RateLimit-Reset-After.
 const (
+	keyXLimit      = "X-Ratelimit-Limit"
+	keyXTLimit     = "X-Rate-Limit-Limit"
 	keyXRemaining  = "X-Ratelimit-Remaining"
 	keyXReset      = "X-Ratelimit-Reset"
 	keyXResetAfter = "X-Ratelimit-Reset-After"
@@ -21,16 +23,17 @@ const epochThreshold = 1e9
 // parseLegacy reads the X-RateLimit-* and X-Rate-Limit-* families. Each
 // family counts only if it states a remaining count.
 func parseLegacy(h map[string][]string, now time.Time, s *Signal) {
-	legacyFamily(h[keyXRemaining], h[keyXResetAfter], h[keyXReset], now, s)
-	legacyFamily(h[keyXTRemaining], nil, h[keyXTReset], now, s)
+	legacyFamily(h[keyXLimit], h[keyXRemaining], h[keyXResetAfter], h[keyXReset], now, s)
+	legacyFamily(h[keyXTLimit], h[keyXTRemaining], nil, h[keyXTReset], now, s)
 }
 
-func legacyFamily(remaining, resetAfter, reset []string, now time.Time, s *Signal) {
+func legacyFamily(limit, remaining, resetAfter, reset []string, now time.Time, s *Signal) {
 	n, ok := parseCount(firstItem(remaining))
 	if !ok {
 		return
 	}
-	s.observe(n, legacyReset(firstItem(resetAfter), firstItem(reset), now))
+	l, _ := parseCount(firstItem(limit))
+	s.observe(n, legacyReset(firstItem(resetAfter), firstItem(reset), now), l)
 }
 
 // legacyReset returns the reset instant, or zero if none is usable.

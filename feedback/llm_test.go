@@ -178,7 +178,7 @@ func TestParseSkipsOtherUnits(t *testing.T) {
 		{"bytes-policy-and-item", hdr(
 			"RateLimit-Policy", `"peruser";q=100;w=60, "bytes";q=65536;qu="content-bytes";w=10`,
 			"RateLimit", `"peruser";r=99;t=60, "bytes";r=0;t=4`), 200,
-			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 99, ResetAt: in(time.Minute)},
+			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 99, ResetAt: in(time.Minute), Limit: 100},
 				feedback.Policy{Name: "peruser", Quota: 100, Window: time.Minute})},
 	})
 }

@@ -137,7 +137,7 @@ func TestParsePolicy(t *testing.T) {
 				feedback.Policy{Name: "a", Quota: 1, Window: time.Second}, feedback.Policy{Name: "b", Quota: 2, Window: time.Second},
 				feedback.Policy{Name: "c", Quota: 3, Window: time.Second}, feedback.Policy{Name: "d", Quota: 4, Window: time.Second})},
 		{"with-ratelimit", hdr("RateLimit-Policy", `"burst";q=100;w=60`, "RateLimit", `"burst";r=0;t=12`), 429,
-			withPolicies(feedback.Signal{Until: in(12 * time.Second), HasRemaining: true, ResetAt: in(12 * time.Second), Throttled: true}, burst)},
+			withPolicies(feedback.Signal{Until: in(12 * time.Second), HasRemaining: true, ResetAt: in(12 * time.Second), Limit: 100, Throttled: true}, burst)},
 		{"huge-window-clamped", hdr("RateLimit-Policy", `"x";q=1;w=`+strings.Repeat("9", 50)), 200,
 			withPolicies(feedback.Signal{}, feedback.Policy{Name: "x", Quota: 1, Window: feedback.MaxDelay})},
 	})
@@ -146,11 +146,11 @@ func TestParsePolicy(t *testing.T) {
 func TestParseDraft06And07(t *testing.T) {
 	runParseCases(t, []parseCase{
 		{"06-separate", hdr("RateLimit-Limit", "100", "RateLimit-Remaining", "0", "RateLimit-Reset", "5"), 200,
-			feedback.Signal{Until: in(5 * time.Second), HasRemaining: true, ResetAt: in(5 * time.Second)}},
+			feedback.Signal{Until: in(5 * time.Second), HasRemaining: true, ResetAt: in(5 * time.Second), Limit: 100}},
 		{"06-remaining-only", hdr("RateLimit-Remaining", "42"), 200,
 			feedback.Signal{HasRemaining: true, Remaining: 42}},
 		{"06-limit-with-policy", hdr("RateLimit-Limit", "100, 100;w=60", "RateLimit-Remaining", "99", "RateLimit-Reset", "50"), 200,
-			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 99, ResetAt: in(50 * time.Second)},
+			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 99, ResetAt: in(50 * time.Second), Limit: 100},
 				feedback.Policy{Quota: 100, Window: time.Minute})},
 		{"06-draft-example", hdr("RateLimit-Limit", `10, 10;w=1, 50;w=60;comment="fifty"`), 200,
 			withPolicies(feedback.Signal{},
@@ -158,11 +158,11 @@ func TestParseDraft06And07(t *testing.T) {
 		{"06-bad-reset", hdr("RateLimit-Remaining", "0", "RateLimit-Reset", "-5"), 200,
 			feedback.Signal{HasRemaining: true}},
 		{"07-dictionary", hdr("RateLimit", "limit=100, remaining=50, reset=5"), 200,
-			feedback.Signal{HasRemaining: true, Remaining: 50, ResetAt: in(5 * time.Second)}},
+			feedback.Signal{HasRemaining: true, Remaining: 50, ResetAt: in(5 * time.Second), Limit: 100}},
 		{"07-exhausted", hdr("RateLimit", "limit=100, remaining=0, reset=5"), 200,
-			feedback.Signal{Until: in(5 * time.Second), HasRemaining: true, ResetAt: in(5 * time.Second)}},
+			feedback.Signal{Until: in(5 * time.Second), HasRemaining: true, ResetAt: in(5 * time.Second), Limit: 100}},
 		{"07-spaces", hdr("RateLimit", "limit = 10 ,remaining= 3,reset =9"), 200,
-			feedback.Signal{HasRemaining: true, Remaining: 3, ResetAt: in(9 * time.Second)}},
+			feedback.Signal{HasRemaining: true, Remaining: 3, ResetAt: in(9 * time.Second), Limit: 10}},
 		{"07-limit-only", hdr("RateLimit", "limit=100"), 200, feedback.Signal{}},
 	})
 }
@@ -171,19 +171,19 @@ func TestParseLegacy(t *testing.T) {
 	runParseCases(t, []parseCase{
 		{"github-exhausted", hdr("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0", "X-RateLimit-Used", "60",
 			"X-RateLimit-Reset", epoch(time.Hour), "X-RateLimit-Resource", "core"), 403,
-			feedback.Signal{Until: in(time.Hour), HasRemaining: true, ResetAt: in(time.Hour), Throttled: true}},
+			feedback.Signal{Until: in(time.Hour), HasRemaining: true, ResetAt: in(time.Hour), Limit: 60, Throttled: true}},
 		{"github-ok", hdr("X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "4987", "X-RateLimit-Reset", epoch(30*time.Minute)), 200,
-			feedback.Signal{HasRemaining: true, Remaining: 4987, ResetAt: in(30 * time.Minute)}},
+			feedback.Signal{HasRemaining: true, Remaining: 4987, ResetAt: in(30 * time.Minute), Limit: 5000}},
 		{"github-epoch-past", hdr("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "1372700873"), 403,
 			feedback.Signal{Until: now, HasRemaining: true, ResetAt: now, Throttled: true}},
 		{"x-twitter", hdr("x-rate-limit-limit", "900", "x-rate-limit-remaining", "0", "x-rate-limit-reset", epoch(15*time.Minute)), 429,
-			feedback.Signal{Until: in(15 * time.Minute), HasRemaining: true, ResetAt: in(15 * time.Minute), Throttled: true}},
+			feedback.Signal{Until: in(15 * time.Minute), HasRemaining: true, ResetAt: in(15 * time.Minute), Limit: 900, Throttled: true}},
 		{"delta-reset", hdr("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "60"), 200,
-			feedback.Signal{Until: in(time.Minute), HasRemaining: true, ResetAt: in(time.Minute)}},
+			feedback.Signal{Until: in(time.Minute), HasRemaining: true, ResetAt: in(time.Minute), Limit: 100}},
 		{"discord-reset-after-wins", hdr("X-RateLimit-Limit", "5", "X-RateLimit-Remaining", "0",
 			"X-RateLimit-Reset", epoch(10*time.Second)+".123", "X-RateLimit-Reset-After", "1.234",
 			"X-RateLimit-Bucket", "abcd1234"), 200,
-			feedback.Signal{Until: in(1234 * time.Millisecond), HasRemaining: true, ResetAt: in(1234 * time.Millisecond)}},
+			feedback.Signal{Until: in(1234 * time.Millisecond), HasRemaining: true, ResetAt: in(1234 * time.Millisecond), Limit: 5}},
 		{"discord-decimal-epoch", hdr("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", epoch(10*time.Second)+".5"), 200,
 			feedback.Signal{Until: in(10500 * time.Millisecond), HasRemaining: true, ResetAt: in(10500 * time.Millisecond)}},
 		{"discord-bad-reset-after-falls-back", hdr("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "7", "X-RateLimit-Reset-After", "soon"), 200,
@@ -252,4 +252,30 @@ func truncate(s string) string {
 		return s[:12] + "..."
 	}
 	return s
+}
+
+// Limit is the quota the winning remaining count counts down from, when
+// the fields that state the count state it too.
+func TestParseLimit(t *testing.T) {
+	policy := feedback.Policy{Name: "default", Quota: 100, Window: time.Second}
+	runParseCases(t, []parseCase{
+		{"ietf-named-policy", hdr("RateLimit-Policy", `"default";q=100;w=1`, "RateLimit", `"default";r=99;t=1`), 200,
+			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 99, ResetAt: in(time.Second), Limit: 100}, policy)},
+		{"ietf-token-name", hdr("RateLimit-Policy", `default;q=100;w=1`, "RateLimit", `default;r=99;t=1`), 200,
+			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 99, ResetAt: in(time.Second), Limit: 100}, policy)},
+		{"ietf-other-policy", hdr("RateLimit-Policy", `"default";q=100;w=1`, "RateLimit", `"other";r=9;t=1`), 200,
+			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 9, ResetAt: in(time.Second)}, policy)},
+		{"ietf-no-policy", hdr("RateLimit", `"default";r=9;t=1`), 200,
+			feedback.Signal{HasRemaining: true, Remaining: 9, ResetAt: in(time.Second)}},
+		{"limit-of-the-winning-count", hdr("RateLimit-Policy", `"d";q=50;w=10`, "RateLimit", `"d";r=5;t=10`,
+			"X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "2", "X-RateLimit-Reset", "20"), 200,
+			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 2, ResetAt: in(20 * time.Second), Limit: 60},
+				feedback.Policy{Name: "d", Quota: 50, Window: 10 * time.Second})},
+		{"bad-limit", hdr("X-RateLimit-Limit", "sixty", "X-RateLimit-Remaining", "2", "X-RateLimit-Reset", "20"), 200,
+			feedback.Signal{HasRemaining: true, Remaining: 2, ResetAt: in(20 * time.Second)}},
+		{"06-limit-list", hdr("RateLimit-Limit", "10, 10;w=1, 50;w=60", "RateLimit-Remaining", "3", "RateLimit-Reset", "1"), 200,
+			withPolicies(feedback.Signal{HasRemaining: true, Remaining: 3, ResetAt: in(time.Second), Limit: 10},
+				feedback.Policy{Quota: 10, Window: time.Second}, feedback.Policy{Quota: 50, Window: time.Minute})},
+		{"limit-without-remaining", hdr("X-RateLimit-Limit", "60", "RateLimit", "limit=100"), 200, feedback.Signal{}},
+	})
 }

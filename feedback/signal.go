@@ -57,6 +57,17 @@ type Signal struct {
 	Remaining    int
 	ResetAt      time.Time
 
+	// Limit is the quota that Remaining counts down from, when the fields
+	// that stated the winning remaining count state it too:
+	// X-RateLimit-Limit (and X-Rate-Limit-Limit) beside their remaining
+	// count, the -06 RateLimit-Limit's first item, the -07 limit=, or the
+	// quota of the RateLimit-Policy that a RateLimit item names. It is 0
+	// when unknown, and always 0 when HasRemaining is false. A Limit is
+	// not a Policy: without its window it says nothing of a rate, but it
+	// tells a client how many requests the server counted before the one
+	// whose response stated Remaining (Limit - Remaining).
+	Limit int
+
 	// Policies holds the quota policies the response states, in order of
 	// appearance, duplicates removed; NPolicies says how many entries are
 	// set (at most MaxPolicies). They come from RateLimit-Policy (IETF -08
@@ -89,14 +100,25 @@ func (s *Signal) retryAfter(until time.Time) {
 	}
 }
 
-// observe records a remaining count and its reset (zero if unknown),
-// keeping the most restrictive: the lowest count, then the latest reset.
-func (s *Signal) observe(remaining int, reset time.Time) {
+// observe records a remaining count, its reset (zero if unknown) and the
+// limit it counts down from (0 if unknown), keeping the most restrictive:
+// the lowest count, then the latest reset.
+func (s *Signal) observe(remaining int, reset time.Time, limit int) {
 	if s.HasRemaining && (remaining > s.Remaining ||
 		remaining == s.Remaining && !reset.After(s.ResetAt)) {
 		return
 	}
-	s.HasRemaining, s.Remaining, s.ResetAt = true, remaining, reset
+	s.HasRemaining, s.Remaining, s.ResetAt, s.Limit = true, remaining, reset, limit
+}
+
+// quotaOf is the quota of the stated policy called name, or 0.
+func (s *Signal) quotaOf(name string) int {
+	for _, p := range s.Policies[:s.NPolicies] {
+		if p.Name == name {
+			return p.Quota
+		}
+	}
+	return 0
 }
 
 // addPolicy appends p unless it is invalid, a duplicate, or there is no room.
