@@ -61,8 +61,14 @@ type host struct {
 	remaining int32
 	hasBudget bool
 	// stated is what the responses of the budget's window said, from
-	// which remaining is worked out again at each (statedbudget.go).
+	// which remaining is worked out again at each (statedbudget.go);
+	// bucket, the leaky bucket its server states, if it does, which sets
+	// the budget instead (statedbucket.go).
 	stated statedWindow
+	bucket *statedBucket
+	// roomed is closed when a spent budget gets room before its reset
+	// (see budgetWakeLocked); nil when nobody waits for that.
+	roomed chan struct{}
 	// known is set once a response from the host has been seen; until
 	// then one probe goes alone and the others wait (see admit).
 	known  bool
@@ -380,7 +386,8 @@ func (t *hostTable) blockedLocked(h *host, now int64, probe *bool) (<-chan struc
 			l.probing, l.probeDone, l.probeSince, *probe = true, make(chan struct{}), now, true
 		}
 	}
-	return nil, h.blockedUntil(now)
+	until := h.blockedUntil(now)
+	return h.budgetWakeLocked(now, until), until
 }
 
 // blockedUntil is the end of the pause or spent budget running at now, or
@@ -408,10 +415,9 @@ func (t *hostTable) spend(h *host) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	if h.blockedUntil(now) != 0 {
+	if h.blockedUntil(now) != 0 || !h.spendBudgetLocked(now) {
 		return false
 	}
-	h.spendBudgetLocked(now)
 	h.live.inflight++
 	return true
 }
@@ -475,13 +481,18 @@ func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe,
 func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time) {
 	h.known = true
 	limit := now.Add(t.maxPause)
-	if !sig.Until.IsZero() && sig.Throttled {
+	if !sig.Until.IsZero() && sig.Throttled && sig.BucketSize == 0 {
 		// A refusal pauses the host. An accepted request's count of 0
 		// (its Until) is the budget's to hold, until the tightest reset
-		// its window's responses stated.
+		// its window's responses stated. A refusal beside a bucket's
+		// statement delays only its own request's retry (see
+		// statedBucket).
 		h.pausedUntil = max(h.pausedUntil, t.at(capAt(sig.Until, limit)))
 	}
-	if sig.HasRemaining && !sig.ResetAt.IsZero() {
+	switch {
+	case sig.BucketSize > 0:
+		h.bucketLocked(sig, t.at(now))
+	case sig.HasRemaining && !sig.ResetAt.IsZero():
 		h.budgetLocked(sig, t.at(capAt(sig.ResetAt, limit)), t.at(now))
 	}
 	if sig.NPolicies > 0 {
@@ -499,12 +510,15 @@ func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time) {
 // window's end by as much as its rounding and the spread of its responses.
 // Once the reset has passed, the next count starts a new window.
 func (h *host) budgetLocked(sig *feedback.Signal, resetAt, now int64) {
-	if !h.hasBudget || now >= h.resetAt || h.stated.stated == 0 {
+	was := h.resetAt
+	if !h.hasBudget || now >= h.resetAt || h.stated.stated == 0 || h.bucket != nil {
+		h.bucket = nil
 		h.stated, h.resetAt = statedWindow{opened: now}, resetAt
 	}
 	h.resetAt = min(h.resetAt, resetAt)
 	h.stated.add(sig.Remaining, statedQuota(sig), !sig.Throttled)
 	h.hasBudget, h.remaining = true, h.stated.budget(h.live.inflight-1)
+	h.budgetRoomLocked(was)
 }
 
 // learnPolicies adopts the server's policies as windows on the host. They
