@@ -28,7 +28,11 @@ type hold struct {
 	// one) was observed.
 	host       *host
 	hostPermit semaphore.Permit
-	permit     semaphore.Permit
+	// adaptPermit is its slot of the host's adaptive in-flight limit, tk
+	// what its admission recorded for the adaptive limits (adaptive.go).
+	adaptPermit semaphore.Permit
+	tk          ticket
+	permit      semaphore.Permit
 	// shared is what it holds of the limits given as interfaces (see
 	// shared_limits.go, whose steps record it there).
 	shared sharedHeld
@@ -89,8 +93,9 @@ func (h *hold) setAdmitted(admitted bool) { h.admitted = admitted }
 
 // setHostPermit and setPermit record the host's and the session's slot
 // (the zero Permit when none was taken: releasing it does nothing).
-func (h *hold) setHostPermit(p semaphore.Permit) { h.hostPermit = p }
-func (h *hold) setPermit(p semaphore.Permit)     { h.permit = p }
+func (h *hold) setHostPermit(p semaphore.Permit)  { h.hostPermit = p }
+func (h *hold) setAdaptPermit(p semaphore.Permit) { h.adaptPermit = p }
+func (h *hold) setPermit(p semaphore.Permit)      { h.permit = p }
 
 // withTimeout returns ctx bounded by WithTimeout: the attempt's context,
 // ended by release at the latest. The timeout runs on the Transport's
@@ -220,10 +225,11 @@ func (h *hold) roundTripped() {
 }
 
 // maxGrants is the most grants one attempt takes: the host's own window,
-// one per learned policy, the session's window and its pacing, the host's
-// shared limiter and one limiter of WithLimiter (the others, if any, are
-// taken through their Acquire: see canAddGrant).
-const maxGrants = 5 + feedback.MaxPolicies
+// one per learned policy, the host's adaptive pace and window, the
+// session's window and its pacing, the host's shared limiter and one
+// limiter of WithLimiter (the others, if any, are taken through their
+// Acquire: see canAddGrant).
+const maxGrants = 7 + feedback.MaxPolicies
 
 func (h *hold) addGrant(g *ratelimit.Grant) { h.grants[h.ngrants] = g; h.ngrants++ }
 
@@ -251,20 +257,21 @@ func (h *hold) tryReserve(try func(g *ratelimit.Grant, n int) bool) bool {
 }
 
 // endHost ends the attempt's admission to its host: what resp says is
-// applied (resp is nil when the attempt got no response) and a first
-// contact is ended. Only the first call does anything.
-func (h *hold) endHost(resp *http.Response) {
+// applied (resp is nil when the attempt got no response, err then says
+// why, if it was sent) and a first contact is ended. Only the first call
+// does anything.
+func (h *hold) endHost(resp *http.Response, err error) {
 	if h.host == nil || h.observed {
 		return
 	}
 	h.observed = true
 	hosts := h.t.hosts
 	if resp == nil || !hosts.feedback {
-		hosts.observe(h.host, nil, time.Time{}, h.probe, h.admitted)
+		hosts.observe(h.host, nil, time.Time{}, h.probe, h.admitted, outcomeOf(h.tk, 0, err))
 		return
 	}
 	sig, at := h.parse(resp)
-	hosts.observe(h.host, &sig, at, h.probe, h.admitted)
+	hosts.observe(h.host, &sig, at, h.probe, h.admitted, outcomeOf(h.tk, resp.StatusCode, nil))
 	h.noteResponse(&sig)
 	if sig.Throttled {
 		h.t.stats.throttled.Add(1)
@@ -351,11 +358,12 @@ func (h *hold) release() {
 	if !h.released.CompareAndSwap(false, true) {
 		return
 	}
-	h.endHost(nil)
+	h.endHost(nil, nil)
 	for _, g := range h.grants[:h.ngrants] {
 		g.Cancel()
 	}
 	h.permit.Release()
+	h.adaptPermit.Release()
 	h.hostPermit.Release()
 	h.shared.release(h.t.shared)
 	h.costs.release()

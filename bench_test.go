@@ -64,8 +64,15 @@ func benchClients(b *testing.B) []benchClient {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// static is session without the adaptive limits: what they cost a
+	// host that never rejects.
+	static, err := NewSession(WithAdaptive(false))
+	if err != nil {
+		b.Fatal(err)
+	}
 	return []benchClient{
 		{"session", unlimited.Do, func() { unlimited.Close() }},
+		{"static", static.Do, func() { static.Close() }},
 		{"bare", bare.Do, bare.CloseIdleConnections},
 		{"limited", limited.Do, func() { limited.Close() }},
 		{"observed", observed.Do, func() { observed.Close() }},

@@ -56,16 +56,19 @@ func ExampleWithObserver() {
 	resp.Body.Close()
 	// Output:
 	// attempt sent: attempt 1
+	// limit adapted: rejected
 	// host paused: retry_after
 	// attempt done: 429
 	// retry scheduled: retry_after
 	// host resumed
 	// attempt sent: attempt 2
+	// limit adapted: increase
 	// attempt done: 200
 }
 
 // HostStats says what a host's server said and which limits are in
-// force on it now.
+// force on it now: here, after a 429, the ones the client adapted, below
+// the 4 in flight configured and the 10 per second the server stated.
 func ExampleSession_HostStats() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("RateLimit-Policy", `"default";q=10;w=1`)
@@ -94,6 +97,6 @@ func ExampleSession_HostStats() {
 	// Output:
 	// 429s: 1
 	// paused for about: 30s
-	// concurrency: 4 in flight (configured)
-	// rate: 10 per 1s (server)
+	// concurrency: 1 in flight (adapted)
+	// rate: 9 per 1s (adapted)
 }

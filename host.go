@@ -35,6 +35,7 @@ type hostTable struct {
 	maxPause time.Duration
 	guard    windowGuard // of every window
 	feedback bool        // WithServerFeedback
+	adaptive bool        // WithAdaptive (only with feedback)
 	closed   <-chan struct{}
 
 	conc    int // WithHostConcurrency; 0: none
@@ -80,6 +81,9 @@ type host struct {
 	// fig counts what HostStats reports beyond the state above; nil until
 	// there is something to count (see hoststats.go).
 	fig atomic.Pointer[hostFigures]
+	// ad is what the client learned of the host (adaptive.go); nil when
+	// WithAdaptive is off, or while the host is kept and learned nothing.
+	ad *adaptive
 }
 
 // hostLive is what the callers of a host use: its limits, the server's
@@ -124,7 +128,7 @@ func newHostTable(c *config, closed <-chan struct{}) (*hostTable, error) {
 	}
 	return &hostTable{
 		clock: c.clock, epoch: c.clock.Now(), maxPause: c.maxPause, guard: c.guard,
-		feedback: !c.noFeedback, closed: closed,
+		feedback: !c.noFeedback, adaptive: !c.noFeedback && !c.noAdaptive, closed: closed,
 		conc: c.hostConc, concFor: c.hostConcFor, semOpts: c.semOpts,
 		rate: c.hostRate, rateFor: c.hostRates,
 		m: make(map[string]*host),
@@ -185,6 +189,9 @@ func (t *hostTable) enterLocked(key string) *host {
 	if h.live == nil {
 		h.live = t.reviveLocked(key, h)
 	}
+	if t.adaptive && h.ad == nil {
+		h.ad = newAdaptive()
+	}
 	return h
 }
 
@@ -229,7 +236,7 @@ func (t *hostTable) sweepLocked() {
 
 // doneAt reports whether a kept host holds nothing at now.
 func (h *host) doneAt(now int64) bool {
-	return now >= h.pausedUntil && !(h.hasBudget && now < h.resetAt) && (len(h.kept) == 0 || now >= h.kept[0])
+	return now >= h.pausedUntil && !(h.hasBudget && now < h.resetAt) && (len(h.kept) == 0 || now >= h.kept[0]) && h.ad.doneAt(now)
 }
 
 // The history of a host, h.kept, is a run of int64s:
@@ -247,6 +254,9 @@ func (t *hostTable) keepLocked(h *host) {
 	l := h.live
 	if h.refs > 0 || l == nil {
 		return
+	}
+	if h.ad != nil && !h.ad.learned() {
+		h.ad = nil // slow start alone is not worth keeping
 	}
 	now := t.clock.Now()
 	kept := make([]int64, 2, 2+2*len(l.policies)+3*(1+len(l.learned)))
@@ -408,18 +418,21 @@ func (h *host) blockedUntil(now int64) int64 {
 // reports false if so, and the caller gives back what it holds and waits
 // again; otherwise it spends one unit of the budget and counts the attempt
 // in flight.
-func (t *hostTable) spend(h *host) bool {
+func (t *hostTable) spend(h *host) (tk ticket, ok bool) {
 	if !t.feedback {
-		return true
+		return tk, true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	if h.blockedUntil(now) != 0 || !h.spendBudgetLocked(now) {
-		return false
+		return tk, false
 	}
 	h.live.inflight++
-	return true
+	if h.ad != nil {
+		tk = h.ad.sent(now, h.live.inflight)
+	}
+	return tk, true
 }
 
 // firstContactWait bounds how long the callers of a new host wait for
@@ -458,15 +471,22 @@ func (t *hostTable) wait(ctx context.Context, key string, probe <-chan struct{},
 // flight. It is the one place that applies what a response says about its
 // host; the attempt parses it once (see hold.answer), and the retry layer
 // reuses that parse.
-func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe, admitted bool) {
+func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe, admitted bool, out outcome) {
 	if !t.feedback {
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := h.live
+	v := neutral
+	if admitted && h.ad != nil {
+		v = t.verdictLocked(h, sig, out)
+	}
 	if sig != nil {
-		t.applyLocked(h, sig, now)
+		t.applyLocked(h, sig, now, v == busy)
+	}
+	if v != neutral {
+		t.adaptLocked(h, out.tk, v, sig)
 	}
 	if probe && l.probing {
 		l.probing = false
@@ -478,15 +498,16 @@ func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe,
 }
 
 // applyLocked applies what a response says about its host.
-func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time) {
+func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time, busy bool) {
 	h.known = true
 	limit := now.Add(t.maxPause)
-	if !sig.Until.IsZero() && sig.Throttled && sig.BucketSize == 0 {
+	if !sig.Until.IsZero() && sig.Throttled && !busy && sig.BucketSize == 0 {
 		// A refusal pauses the host. An accepted request's count of 0
 		// (its Until) is the budget's to hold, until the tightest reset
-		// its window's responses stated. A refusal beside a bucket's
-		// statement delays only its own request's retry (see
-		// statedBucket).
+		// its window's responses stated. A busy host's Retry-After holds
+		// that attempt's retry (see the retry layer), not the attempts it
+		// does take (adaptive.go); so does a refusal beside a bucket's
+		// statement, which says when there is room (see statedBucket).
 		h.pausedUntil = max(h.pausedUntil, t.at(capAt(sig.Until, limit)))
 	}
 	switch {

@@ -420,7 +420,7 @@ func TestSlowFirstContactDoesNotHoldTheHost(t *testing.T) {
 // newTestTable is a host table on a fake clock, with the options' limits.
 func newTestTable(t *testing.T, fake *clock.Fake, opts ...Option) *hostTable {
 	t.Helper()
-	c, err := newConfig(append([]Option{WithClock(fake)}, opts...))
+	c, err := newConfig(append([]Option{WithClock(fake), WithAdaptive(false)}, opts...))
 	require.NoError(t, err)
 	ht, err := newHostTable(c, make(chan struct{}))
 	require.NoError(t, err)
@@ -471,7 +471,7 @@ func TestHostTableKeepsPolicies(t *testing.T) {
 	resp.Header.Set("RateLimit-Policy", `"default";q=3;w=60`)
 	now := fake.Now()
 	sig := feedback.Parse(resp.Header, resp.StatusCode, now)
-	ht.observe(h, &sig, now, false, false)
+	ht.observe(h, &sig, now, false, false, outcome{})
 	require.True(t, h.live.learned[0].TryAcquire(1), "the policy counts this response's attempt already")
 	ht.mu.Lock()
 	h.pausedUntil = ht.now() + int64(time.Minute)

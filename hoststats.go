@@ -69,7 +69,7 @@ func (h *host) figures() *hostFigures {
 // adaptive limits of DESIGN's politeness section): an in-flight limit
 // and a rate, each zero when none holds. Called with hostTable.mu held,
 // by HostStats and by the events; the adaptive code fills it in.
-func (h *host) adaptedLocked() (conc, rate Limit) { return Limit{}, Limit{} }
+func (h *host) adaptedLocked() (conc, rate Limit) { return h.ad.limits() }
 
 // statedLocked is the tightest rate the server stated for h (its
 // RateLimit-Policy), as applied: a window no longer than WithMaxPause.

@@ -31,8 +31,14 @@ func TestHostStatsInFlightAndWaiting(t *testing.T) {
 	}
 
 	wait := getAll(context.Background(), s, rec.URL+"/slow", 5)
-	waitFor(t, "2 in the handler, 3 waiting", func() bool { return rec.active.Load() == 2 && s.Stats().Waiting == 3 })
 	host := hostKey(mustURL(t, rec.URL))
+	// A caller counts as waiting for the session before it has tried the
+	// host's limits, and for the host once it found it must wait: both
+	// must have settled.
+	waitFor(t, "2 in the handler, 3 waiting", func() bool {
+		hs, _ := s.HostStats(host)
+		return rec.active.Load() == 2 && s.Stats().Waiting == 3 && hs.Waiting == 3
+	})
 	hs, ok := s.HostStats(host)
 	require.True(t, ok)
 	require.Equal(t, host, hs.Host)

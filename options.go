@@ -62,6 +62,7 @@ type config struct {
 
 	// Server feedback, admission and quotas.
 	noFeedback    bool
+	noAdaptive    bool
 	maxPause      time.Duration
 	queueLimit    int
 	hasQueueLimit bool
@@ -581,6 +582,44 @@ const defaultMaxPause = 10 * time.Minute
 func WithServerFeedback(on bool) Option {
 	return option(func(c *config) error {
 		c.noFeedback = !on
+		return nil
+	})
+}
+
+// WithAdaptive turns the adaptive limits on or off; they are on by
+// default whenever server feedback is (WithServerFeedback). While on,
+// every host's answers set its limits, for hosts that state none and on
+// top of those that do:
+//
+//   - slow start: a host's first attempts go 10 at a time, and the number
+//     in flight grows by one per accepted attempt (doubling per round
+//     trip, as TCP's window does), so that the callers waiting for a new
+//     host are not all released at once;
+//   - a rejection (a 429, a 503 or 529 without a stated wait, a refused or
+//     reset connection while others are in flight) halves the host's
+//     in-flight limit and paces its attempts evenly at half the rate the
+//     rejected burst went at (or 90% of a window the client kept to, so
+//     that a server that counts differently gets a learned margin), and a
+//     rejection that says nothing of when to come back pauses the host
+//     for 50 ms to 2 s with jitter, longer for each rejection in a row;
+//     the attempts of one burst cut once;
+//   - a host that accepted a run of attempts and then rejected until some
+//     time had passed gets a window of that many per that time, as a
+//     fixed-window server's policy would have stated;
+//   - a host that rejects only above some number in flight (503 with
+//     Retry-After, nginx's limit_conn) gets that many, less one, as a
+//     ceiling, tried one higher every 2 s to 30 s; its Retry-After then
+//     holds the rejected attempt's retry only, not the whole host;
+//   - while callers wait, the pace grows every 100 ms, fast back to 90%
+//     of the rate a rejection came at, then by 5%.
+//
+// The limits never rise above any limit of yours or of the server's,
+// which still hold, and never fall below one attempt in flight. A host's
+// adapted limits are forgotten 10 minutes after its last rejection;
+// HostStats reports them with SourceAdapted.
+func WithAdaptive(on bool) Option {
+	return option(func(c *config) error {
+		c.noAdaptive = !on
 		return nil
 	})
 }

@@ -24,7 +24,10 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newTestSession(t *testing.T, opts ...Option) *Session {
 	t.Helper()
-	s, err := NewSession(opts...)
+	// The tests of the other layers assert their exact pauses and counts:
+	// the adaptive limits, which add their own, are off unless a test
+	// turns them on (adaptive_test.go, politeness_test.go).
+	s, err := NewSession(append([]Option{WithAdaptive(false)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s

@@ -67,7 +67,7 @@ func newBudgetHost(t *testing.T) *budgetHost {
 // spend sends n attempts if the host lets them all through.
 func (b *budgetHost) spend(n int) bool {
 	for range n {
-		if !b.ht.spend(b.h) {
+		if _, ok := b.ht.spend(b.h); !ok {
 			return false
 		}
 	}
@@ -82,7 +82,7 @@ func (b *budgetHost) answer(status int, kv ...string) {
 	}
 	now := b.fake.Now()
 	sig := feedback.Parse(h, status, now)
-	b.ht.observe(b.h, &sig, now, false, true)
+	b.ht.observe(b.h, &sig, now, false, true, outcome{})
 }
 
 func (b *budgetHost) remaining() int32 {

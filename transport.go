@@ -175,7 +175,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.roundTripped()
 	t.observeBudgets(req, h, resp)
 	h.answered(out, resp, err)
-	h.endHost(resp)
+	h.endHost(resp, err)
 	if err != nil {
 		err = h.attemptError(err)
 		h.bodyFailed(err)
@@ -262,8 +262,12 @@ func (t *Transport) tryAcquire(ctx context.Context, host string, size int64) *ho
 // spend is the host's last check before the attempt is sent (see
 // hostTable.spend).
 func (t *Transport) spend(h *hold) bool {
-	if h.host != nil && !t.hosts.spend(h.host) {
-		return false
+	if h.host != nil {
+		tk, ok := t.hosts.spend(h.host)
+		if !ok {
+			return false
+		}
+		h.tk = tk
 	}
 	h.setAdmitted(h.host != nil && t.hosts.feedback)
 	return true
@@ -291,11 +295,26 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 			return false
 		}
 	}
+	ad := h.host.ad
+	if ad != nil {
+		p, ok := ad.slots.TryAcquire(ctx, 1)
+		if h.setAdaptPermit(p); !ok {
+			return false
+		}
+	}
 	if rate := live.rate.Load(); rate != nil && !h.tryReserve(rate.TryReserveInto) {
 		return false
 	}
 	for _, w := range learned {
 		if !h.tryReserve(w.TryReserveInto) {
+			return false
+		}
+	}
+	if ad != nil {
+		if w := ad.window.Load(); w != nil && !h.tryReserve(w.TryReserveInto) {
+			return false
+		}
+		if p := ad.pace.Load(); p != nil && !h.tryReserve(p.TryReserveInto) {
 			return false
 		}
 	}
@@ -396,8 +415,8 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		return err
 	}
 	w.passed(GateHostPause)
-	slots, rate := h.host.live.slots.Load(), h.host.live.rate.Load()
-	if slots == nil && rate == nil && len(learned) == 0 && !t.shared.perHost() {
+	slots, rate, ad := h.host.live.slots.Load(), h.host.live.rate.Load(), h.host.ad
+	if slots == nil && rate == nil && len(learned) == 0 && ad == nil && !t.shared.perHost() {
 		return nil
 	}
 	ctx := w.bounded()
@@ -405,6 +424,12 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 		p, err := slots.Acquire(ctx, 1)
 		if h.setHostPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", key, err)
+		}
+	}
+	if ad != nil {
+		p, err := ad.slots.Acquire(ctx, 1)
+		if h.setAdaptPermit(p); err != nil {
+			return fmt.Errorf("throttle: waiting for the adapted in-flight limit of host %s: %w", key, err)
 		}
 	}
 	if err := t.acquireSharedHostSlot(ctx, key, h); err != nil {
@@ -424,6 +449,9 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 			return fmt.Errorf("throttle: waiting for the rate limit host %s stated: %w", key, err)
 		}
 		h.addGrant(g)
+	}
+	if err := t.acquireAdaptedRate(ctx, key, h); err != nil {
+		return err
 	}
 	return t.acquireSharedHostRate(ctx, key, h)
 }

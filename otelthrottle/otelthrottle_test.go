@@ -167,8 +167,11 @@ func TestInstruments(t *testing.T) {
 	require.EqualValues(t, 2, n, "one per attempt")
 
 	requireGauge(t, ms["throttle.client.limit"], map[*attribute.Set]float64{
-		with(attribute.String("throttle.limit.kind", "concurrency")): 4,  // configured
-		with(attribute.String("throttle.limit.kind", "rate")):        10, // stated by the server
+		// Adapted after the 429, below the 4 configured and the 10 per
+		// second stated: 1 in flight, grown to 2 by the 200, and 90% of
+		// the stated rate.
+		with(attribute.String("throttle.limit.kind", "concurrency")): 2,
+		with(attribute.String("throttle.limit.kind", "rate")):        9,
 	})
 	require.Len(t, ms, 8)
 }
@@ -213,6 +216,7 @@ func TestRetriesRefusedAndConfiguredRate(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	s := newSession(t,
+		throttle.WithAdaptive(false), // the configured rate, not one adapted below it
 		throttle.WithHostRateLimit(300, time.Minute),
 		throttle.WithRetry(throttle.RetryPolicy{MaxRetries: 2, Budget: &throttle.RetryBudget{Ratio: 1e-9, MinPerSecond: 1e-9}}),
 		tel.observe())
