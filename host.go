@@ -62,8 +62,14 @@ type host struct {
 	remaining int32
 	hasBudget bool
 	// stated is what the responses of the budget's window said, from
-	// which remaining is worked out again at each (statedbudget.go).
+	// which remaining is worked out again at each (statedbudget.go);
+	// bucket, the leaky bucket its server states, if it does, which sets
+	// the budget instead (statedbucket.go).
 	stated statedWindow
+	bucket *statedBucket
+	// roomed is closed when a spent budget gets room before its reset
+	// (see budgetWakeLocked); nil when nobody waits for that.
+	roomed chan struct{}
 	// known is set once a response from the host has been seen; until
 	// then one probe goes alone and the others wait (see admit).
 	known  bool
@@ -390,7 +396,8 @@ func (t *hostTable) blockedLocked(h *host, now int64, probe *bool) (<-chan struc
 			l.probing, l.probeDone, l.probeSince, *probe = true, make(chan struct{}), now, true
 		}
 	}
-	return nil, h.blockedUntil(now)
+	until := h.blockedUntil(now)
+	return h.budgetWakeLocked(now, until), until
 }
 
 // blockedUntil is the end of the pause or spent budget running at now, or
@@ -418,10 +425,9 @@ func (t *hostTable) spend(h *host) (tk ticket, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	if h.blockedUntil(now) != 0 {
+	if h.blockedUntil(now) != 0 || !h.spendBudgetLocked(now) {
 		return tk, false
 	}
-	h.spendBudgetLocked(now)
 	h.live.inflight++
 	if h.ad != nil {
 		tk = h.ad.sent(now, h.live.inflight)
@@ -495,15 +501,19 @@ func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe,
 func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time, busy bool) {
 	h.known = true
 	limit := now.Add(t.maxPause)
-	if !sig.Until.IsZero() && sig.Throttled && !busy {
+	if !sig.Until.IsZero() && sig.Throttled && !busy && sig.BucketSize == 0 {
 		// A refusal pauses the host. An accepted request's count of 0
 		// (its Until) is the budget's to hold, until the tightest reset
 		// its window's responses stated. A busy host's Retry-After holds
 		// that attempt's retry (see the retry layer), not the attempts it
-		// does take (adaptive.go).
+		// does take (adaptive.go); so does a refusal beside a bucket's
+		// statement, which says when there is room (see statedBucket).
 		h.pausedUntil = max(h.pausedUntil, t.at(capAt(sig.Until, limit)))
 	}
-	if sig.HasRemaining && !sig.ResetAt.IsZero() {
+	switch {
+	case sig.BucketSize > 0:
+		h.bucketLocked(sig, t.at(now))
+	case sig.HasRemaining && !sig.ResetAt.IsZero():
 		h.budgetLocked(sig, t.at(capAt(sig.ResetAt, limit)), t.at(now))
 	}
 	if sig.NPolicies > 0 {
@@ -521,12 +531,15 @@ func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time, bu
 // window's end by as much as its rounding and the spread of its responses.
 // Once the reset has passed, the next count starts a new window.
 func (h *host) budgetLocked(sig *feedback.Signal, resetAt, now int64) {
-	if !h.hasBudget || now >= h.resetAt || h.stated.stated == 0 {
+	was := h.resetAt
+	if !h.hasBudget || now >= h.resetAt || h.stated.stated == 0 || h.bucket != nil {
+		h.bucket = nil
 		h.stated, h.resetAt = statedWindow{opened: now}, resetAt
 	}
 	h.resetAt = min(h.resetAt, resetAt)
 	h.stated.add(sig.Remaining, statedQuota(sig), !sig.Throttled)
 	h.hasBudget, h.remaining = true, h.stated.budget(h.live.inflight-1)
+	h.budgetRoomLocked(was)
 }
 
 // learnPolicies adopts the server's policies as windows on the host. They

@@ -558,6 +558,12 @@ const defaultMaxPause = 10 * time.Minute
 //     server had not counted yet, and at 0 the host waits for the reset;
 //     once it has passed, the new window is taken to hold what the last
 //     one did until a response says what it holds;
+//   - a leaky bucket's fill and size (Shopify's
+//     X-Shopify-Shop-Api-Call-Limit: 32/40) is kept from overflowing:
+//     attempts go as the bucket has room, less those in flight, and then
+//     at the rate it leaks, which the client measures from the fills;
+//     the Retry-After of a 429 beside it delays that request's retry
+//     only, not the host, since the fill says when there is room;
 //   - RateLimit-Policy quotas (q per w seconds) become strict windows on
 //     the host, on top of any limit of yours, so a server can only tighten
 //     your limits, never loosen them;

@@ -44,8 +44,8 @@ var politenessBounds = map[string]struct {
 	"silent":           {n1, politeBound{420, cut, n1, n1}, politeBound{5, 2.0, 0, 0}},      // 151/1.21x, 21 failed; 0/1.36x
 	"busy503":          {n1, politeBound{700, cut, n1, n1}, politeBound{5, 2.0, 0, 0}},      // 242/1.55x, 112 failed; 0/1.12x
 	"busy429":          {n1, politeBound{1000, cut, n1, n1}, politeBound{5, 2.0, 0, 0}},     // 257/0.25x, 127 failed; 0/1.13x
-	"shopify":          {n1, politeBound{400, cut, n1, n1}, politeBound{25, cut, n1, n1}},   // 94/2.50x, 79 failed, 15 unfinished; 2/2.50x, 1 failed, 64 unfinished
-	"discord":          {n1, politeBound{100, cut, n1, n1}, politeBound{5, 2.0, 0, 0}},      // 30/1.63x; 0/1.09x
+	"shopify":          {n1, politeBound{2, 1.4, 0, 0}, politeBound{2, 1.4, 0, 0}},          // 0/1.11x; 0/1.06x (the bucket it states, statedbucket.go)
+	"discord":          {n1, politeBound{2, 1.3, 0, 0}, politeBound{2, 1.3, 0, 0}},          // 0/1.04x; 0/1.09x
 	"github":           {n1, politeBound{2, 2.2, 0, 0}, politeBound{2, 2.2, 0, 0}},          // 0/1.38x; 0/1.98x (a reset in whole seconds: see statedbudget.go)
 	"ietf10":           {n1, politeBound{2, 1.3, 0, 0}, politeBound{2, 1.3, 0, 0}},          // 0/1.06x; 0/1.05x
 	"ietf06":           {n1, politeBound{2, 1.3, 0, 0}, politeBound{2, 1.3, 0, 0}},          // 0/1.05x; 0/1.06x

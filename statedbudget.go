@@ -91,27 +91,71 @@ func (w *statedWindow) capacity() int32 {
 	return 0
 }
 
-// spendBudgetLocked counts one attempt against the host's stated budget.
-// Once the budget's window has reset, the next window is taken to hold
-// what the last one did (a fixed window starts again at its quota) until
-// a response states it, for as long as the last one lasted from its first
-// count: the callers that waited for the reset then go as the budget
-// allows, not all at once, whether or not the server stated a policy.
-// Called with hostTable.mu held.
-func (h *host) spendBudgetLocked(now int64) {
+// spendBudgetLocked counts one attempt against the host's stated budget,
+// reporting false if the budget has no room for it. A budget whose reset
+// is due is renewed first: a bucket by what has leaked (statedBucket); a
+// window by taking the next one to hold what the last one did (a fixed
+// window starts again at its quota) until a response states it, for as
+// long as the last one lasted from its first count. So the callers that
+// waited for the reset go as the budget allows, not all at once, whether
+// or not the server stated a policy. Called with hostTable.mu held.
+func (h *host) spendBudgetLocked(now int64) bool {
 	if !h.hasBudget {
-		return
+		return true
 	}
 	if now >= h.resetAt {
-		w := h.stated
-		if w.stated == 0 || w.capacity() <= 0 {
-			h.hasBudget = false // a renewed window that nothing stated
-			return
+		if h.bucket != nil {
+			h.renewBucketLocked(now)
+		} else if !h.renewWindowLocked(now) {
+			return true
 		}
-		h.stated = statedWindow{opened: now, quota: w.quota}
-		h.remaining, h.resetAt = w.capacity(), now+max(h.resetAt-w.opened, minRenewal)
+	}
+	if h.remaining <= 0 {
+		return false
 	}
 	h.remaining--
+	return true
+}
+
+// budgetWakeLocked is what wakes the callers that a spent budget holds at
+// now until its reset (until) before then: a channel closed when a
+// response gives the budget room (budgetRoomLocked). Each response works
+// the budget out again from its window's counts, or from its bucket's
+// fill, so room can come before the reset: a burst's responses, which
+// come back in another order than their requests went in, tell more of
+// what the server counted with each. It is nil when the budget does not
+// hold the host: when nothing does, or a pause does.
+func (h *host) budgetWakeLocked(now, until int64) <-chan struct{} {
+	if until == 0 || now < h.pausedUntil || !h.hasBudget || h.remaining > 0 {
+		return nil
+	}
+	if h.roomed == nil {
+		h.roomed = make(chan struct{})
+	}
+	return h.roomed
+}
+
+// budgetRoomLocked wakes the callers a spent budget holds once it has
+// room, or once it resets earlier than before (than was, the reset they
+// were told to wait for).
+func (h *host) budgetRoomLocked(was int64) {
+	if h.roomed != nil && (h.remaining > 0 || h.resetAt < was) {
+		close(h.roomed)
+		h.roomed = nil
+	}
+}
+
+// renewWindowLocked starts the stated window's next one, reporting false
+// (and dropping the budget) when nothing said what it holds.
+func (h *host) renewWindowLocked(now int64) bool {
+	w := h.stated
+	if w.stated == 0 || w.capacity() <= 0 {
+		h.hasBudget = false
+		return false
+	}
+	h.stated = statedWindow{opened: now, quota: w.quota}
+	h.remaining, h.resetAt = w.capacity(), now+max(h.resetAt-w.opened, minRenewal)
+	return true
 }
 
 // minRenewal is the shortest a renewed window lasts before a response

@@ -24,6 +24,7 @@ func TestParseAllocs(t *testing.T) {
 		{"discord", hdr("X-RateLimit-Remaining", "0", "X-RateLimit-Reset-After", "1.234"), 200},
 		{"none", hdr("Content-Type", "text/html"), 200},
 		{"retry-after-ms", hdr("Retry-After-Ms", "1500", "Retry-After", "2"), 429},
+		{"shopify", hdr("X-Shopify-Shop-Api-Call-Limit", "40/40", "Retry-After", "2.0"), 429},
 		{"ietf-bytes", hdr("RateLimit", `"b";r=0;t=30`, "RateLimit-Policy", `"b";q=100;qu="content-bytes";w=60`), 200},
 	}
 	for _, tc := range cases {

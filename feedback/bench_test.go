@@ -27,7 +27,7 @@ func BenchmarkParse(b *testing.B) {
 		status int
 	}{
 		{"retry-after", with("Retry-After", "120"), 429},
-		{"shopify", with("Retry-After", "2.0"), 429},
+		{"shopify", with("X-Shopify-Shop-Api-Call-Limit", "40/40", "Retry-After", "2.0"), 429},
 		{"ietf", with("RateLimit", `"burst";r=0;t=30`, "RateLimit-Policy", `"burst";q=100;w=60, "daily";q=1000;w=86400`), 200},
 		{"github", with("X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "4987",
 			"X-RateLimit-Reset", epoch(time.Hour), "X-RateLimit-Used", "13", "X-RateLimit-Resource", "core"), 200},

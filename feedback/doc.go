@@ -15,7 +15,9 @@
 //   - the de facto X-RateLimit-Limit, X-RateLimit-Remaining and
 //     X-RateLimit-Reset fields (GitHub, Discord and many others), the
 //     X-Rate-Limit-* spelling used by X (Twitter), and Discord's
-//     X-RateLimit-Reset-After.
+//     X-RateLimit-Reset-After;
+//   - Shopify's X-Shopify-Shop-Api-Call-Limit ("32/40"), a leaky bucket's
+//     fill and size.
 //
 // [ParseBudgets] reads the budgets the metered APIs state beyond requests
 // (OpenAI's and Anthropic's token budgets, IETF policies counted in bytes

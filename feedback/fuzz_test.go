@@ -19,21 +19,22 @@ func checkInstant(t *testing.T, name string, v time.Time) {
 // FuzzParse checks Parse's guarantees for arbitrary values of every field
 // it reads, and an arbitrary status. Seeds are in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
-	f.Add("120", `"default";r=0;t=30`, `"burst";q=100;w=60`, "100, 100;w=60", "0", "5", "0", epoch(time.Hour), "1.234", 429)
-	f.Fuzz(func(t *testing.T, retryAfter, rateLimit, policy, limit, remaining, reset, xRemaining, xReset, xResetAfter string, status int) {
+	f.Add("120", `"default";r=0;t=30`, `"burst";q=100;w=60`, "100, 100;w=60", "0", "5", "0", epoch(time.Hour), "1.234", "32/40", 429)
+	f.Fuzz(func(t *testing.T, retryAfter, rateLimit, policy, limit, remaining, reset, xRemaining, xReset, xResetAfter, bucket string, status int) {
 		h := http.Header{
-			"Retry-After":             {retryAfter},
-			"Ratelimit":               {rateLimit},
-			"Ratelimit-Policy":        {policy},
-			"Ratelimit-Limit":         {limit},
-			"Ratelimit-Remaining":     {remaining},
-			"Ratelimit-Reset":         {reset},
-			"X-Ratelimit-Limit":       {limit},
-			"X-Ratelimit-Remaining":   {xRemaining},
-			"X-Ratelimit-Reset":       {xReset},
-			"X-Ratelimit-Reset-After": {xResetAfter},
-			"X-Rate-Limit-Remaining":  {xRemaining},
-			"X-Rate-Limit-Reset":      {xReset},
+			"Retry-After":                   {retryAfter},
+			"Ratelimit":                     {rateLimit},
+			"Ratelimit-Policy":              {policy},
+			"Ratelimit-Limit":               {limit},
+			"Ratelimit-Remaining":           {remaining},
+			"Ratelimit-Reset":               {reset},
+			"X-Ratelimit-Limit":             {limit},
+			"X-Ratelimit-Remaining":         {xRemaining},
+			"X-Ratelimit-Reset":             {xReset},
+			"X-Ratelimit-Reset-After":       {xResetAfter},
+			"X-Rate-Limit-Remaining":        {xRemaining},
+			"X-Rate-Limit-Reset":            {xReset},
+			"X-Shopify-Shop-Api-Call-Limit": {bucket},
 		}
 		s := feedback.Parse(h, status, now)
 		checkInstant(t, "Until", s.Until)
@@ -48,6 +49,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if s.Remaining < 0 || !s.HasRemaining && (s.Remaining != 0 || !s.ResetAt.IsZero()) {
 			t.Fatalf("HasRemaining=%v Remaining=%d ResetAt=%v", s.HasRemaining, s.Remaining, s.ResetAt)
+		}
+		if s.BucketSize < 0 || s.BucketFill < 0 || s.BucketFill > s.BucketSize || s.BucketSize == 0 && s.BucketFill != 0 {
+			t.Fatalf("BucketFill=%d BucketSize=%d", s.BucketFill, s.BucketSize)
 		}
 		if s.Limit < 0 || !s.HasRemaining && s.Limit != 0 {
 			t.Fatalf("HasRemaining=%v Limit=%d", s.HasRemaining, s.Limit)

@@ -35,6 +35,7 @@ func Parse(h http.Header, status int, now time.Time) Signal {
 func ParseRetry(h http.Header, status int, now time.Time) (s Signal, hasRetryAfter bool) {
 	parseIETF(h, now, &s)
 	parseLegacy(h, now, &s)
+	parseBucket(h, &s)
 	until, hasRetryAfter := RetryAfter(h, status, now)
 	switch {
 	case hasRetryAfter:

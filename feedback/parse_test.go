@@ -279,3 +279,27 @@ func TestParseLimit(t *testing.T) {
 		{"limit-without-remaining", hdr("X-RateLimit-Limit", "60", "RateLimit", "limit=100"), 200, feedback.Signal{}},
 	})
 }
+
+func TestParseShopifyBucket(t *testing.T) {
+	bucket := func(s feedback.Signal, fill, size int) feedback.Signal {
+		s.BucketFill, s.BucketSize = fill, size
+		return s
+	}
+	runParseCases(t, []parseCase{
+		{"fill", hdr("X-Shopify-Shop-Api-Call-Limit", "32/40"), 200, bucket(feedback.Signal{}, 32, 40)},
+		{"empty", hdr("X-Shopify-Shop-Api-Call-Limit", "0/40"), 200, bucket(feedback.Signal{}, 0, 40)},
+		{"spaces", hdr("X-Shopify-Shop-Api-Call-Limit", " 1 / 80 "), 200, bucket(feedback.Signal{}, 1, 80)},
+		{"lower-case-key", http.Header{"X-Shopify-Shop-Api-Call-Limit": {"5/40"}}, 200, bucket(feedback.Signal{}, 5, 40)},
+		{"full-429-decimal-retry-after", hdr("X-Shopify-Shop-Api-Call-Limit", "40/40", "Retry-After", "2.0"), 429,
+			bucket(feedback.Signal{Until: in(2 * time.Second), Throttled: true}, 40, 40)},
+		{"overfull-clamped", hdr("X-Shopify-Shop-Api-Call-Limit", "41/40"), 200, bucket(feedback.Signal{}, 40, 40)},
+		{"zero-size", hdr("X-Shopify-Shop-Api-Call-Limit", "0/0"), 200, feedback.Signal{}},
+		{"no-slash", hdr("X-Shopify-Shop-Api-Call-Limit", "32"), 200, feedback.Signal{}},
+		{"two-slashes", hdr("X-Shopify-Shop-Api-Call-Limit", "1/2/3"), 200, feedback.Signal{}},
+		{"negative", hdr("X-Shopify-Shop-Api-Call-Limit", "-1/40"), 200, feedback.Signal{}},
+		{"decimal", hdr("X-Shopify-Shop-Api-Call-Limit", "1.5/40"), 200, feedback.Signal{}},
+		{"empty-parts", hdr("X-Shopify-Shop-Api-Call-Limit", "/"), 200, feedback.Signal{}},
+		{"huge-clamped", hdr("X-Shopify-Shop-Api-Call-Limit", strings.Repeat("9", 40)+"/"+strings.Repeat("9", 40)), 200,
+			bucket(feedback.Signal{}, math.MaxInt32, math.MaxInt32)},
+	})
+}

@@ -81,6 +81,14 @@ type Signal struct {
 	Policies  [MaxPolicies]Policy
 	NPolicies int
 
+	// BucketFill and BucketSize state a leaky bucket (Shopify's
+	// X-Shopify-Shop-Api-Call-Limit: 32/40): it holds BucketFill requests,
+	// the one answered included, of the BucketSize it can hold, and it
+	// leaks at a rate the server does not state. A request that finds it
+	// full is refused. BucketSize is 0 when none is stated; otherwise
+	// 0 <= BucketFill <= BucketSize.
+	BucketFill, BucketSize int
+
 	// Throttled reports whether the response refused its request because
 	// of a rate limit: a 429 (Too Many Requests), a 529 (StatusOverloaded) or a 503 (Service
 	// Unavailable), or a 403 (Forbidden) with a usable Retry-After or a
