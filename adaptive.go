@@ -70,6 +70,9 @@ type adaptive struct {
 	// rate a burst went at.
 	sends  [sendRing]int64
 	nsends int
+
+	// lat is the latency signal (adaptive_latency.go); nil when off.
+	lat *latency
 }
 
 // The parameters of the adaptive limits. Why these values:
@@ -208,6 +211,8 @@ type change struct {
 // for the host, so that limits grow only when they bind.
 func (a *adaptive) accept(tk ticket, now int64, waiting bool) change {
 	var c change
+	held, cut := a.latencyStep(tk, now) // adaptive_latency.go
+	c.moved = cut
 	a.maxOK = max(a.maxOK, int(tk.k))
 	if tk.seq <= a.cutSeq {
 		return c // sent before the last cut: it tells nothing of the cut limits
@@ -224,7 +229,7 @@ func (a *adaptive) accept(tk ticket, now int64, waiting bool) change {
 	}
 	// The in-flight limit grows only when the attempt used at least half
 	// of it (RFC 7661): an idle host must not bank a limit it never used.
-	if int(tk.k)*2 >= a.cwnd {
+	if int(tk.k)*2 >= a.cwnd && !held {
 		before := a.cwnd
 		if a.cwnd < a.ssthresh {
 			a.cwnd++
