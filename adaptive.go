@@ -36,11 +36,14 @@ type adaptive struct {
 	ceiling              int
 	ceilingAt            int64         // when the ceiling was last set or raised
 	ceilingWait          time.Duration // before the ceiling is raised by one
-	maxOK                int           // the most in flight an accepted attempt was sent with
+	maxOK                int           // the most in flight an accepted attempt was sent with, since the last cut
 
 	// The pace, in attempts per second (0: not paced), and its burst;
-	// maxRate is the rate a rejection came at (0: unknown).
+	// maxRate is the rate a rejection came at (0: unknown), measured
+	// when the client kept to a pace or a limit, a guess from the rate
+	// of a burst otherwise.
 	rate, maxRate float64
+	measured      bool
 	burst         int
 	// winN per winPer is the learned window (winN 0: none).
 	winN   int
@@ -84,7 +87,9 @@ type adaptive struct {
 //     not come back in lockstep, short enough that a host that forgives
 //     quickly loses little;
 //   - growth every 100 ms while callers wait: the pace recovers 30% of
-//     the way to the rate a rejection came at, then probes 5% above it.
+//     the way to the rate a rejection came at, then probes 5% above it;
+//     a pace cut from a burst's rate, which measures nothing, grows by
+//     half until a rejection at a pace measures the host.
 const (
 	decrease      = 0.5
 	isolatedCut   = 0.9
@@ -95,6 +100,7 @@ const (
 	growEvery     = 100 * time.Millisecond
 	recoverFast   = 0.3
 	probeGrowth   = 0.05
+	slowGrowth    = 0.5
 	ceilingWait   = 2 * time.Second
 	ceilingMax    = 30 * time.Second
 	forgetAfter   = 10 * time.Minute
@@ -166,12 +172,17 @@ const (
 func (a *adaptive) classify(tk ticket, throttled, stated bool, status int, refused bool) verdict {
 	switch {
 	case throttled:
-		// A 503 (or 529) with Retry-After that came only above what the
-		// host accepted before is the host busy, not rate limited: it
-		// teaches a ceiling, and pausing the whole host for its
-		// Retry-After would idle the concurrency it does take.
+		// A 503 (or 529) with Retry-After that came while others were in
+		// flight is the host busy, not rate limited: it teaches a
+		// ceiling, and pausing the whole host for its Retry-After would
+		// idle the concurrency it does take. (A host that is down for
+		// good answers so at any concurrency: its ceiling falls to one,
+		// and a rejection with one in flight pauses it.) Whether the host
+		// accepted as many in flight before is not asked: the count the
+		// client keeps runs a little ahead of the server's, so a host at
+		// its cap may have accepted that many once.
 		overloaded := status == 503 || status == 529
-		if overloaded && stated && a.maxOK > 0 && int(tk.k) > a.maxOK {
+		if overloaded && stated && tk.k > 1 {
 			return busy
 		}
 		return rejected
@@ -244,9 +255,15 @@ func (a *adaptive) accept(tk ticket, now int64, waiting bool) change {
 func (a *adaptive) grow() {
 	if a.rate > 0 {
 		target := a.maxRate * isolatedCut
-		if a.maxRate > 0 && a.rate < target {
+		switch {
+		case !a.measured:
+			// The rate was cut from a burst's, which says little of what
+			// the host takes: it grows as slow start does, until a
+			// rejection at a pace measures it.
+			a.rate *= 1 + slowGrowth
+		case a.rate < target:
 			a.rate += max(recoverFast*(target-a.rate), probeGrowth*a.rate)
-		} else {
+		default:
 			a.rate *= 1 + probeGrowth
 		}
 		a.burst = min(a.burst+1, max(1, int(a.rate*growEvery.Seconds())))
@@ -282,19 +299,27 @@ func (a *adaptive) learnRun(at int64) bool {
 	return false
 }
 
-// reject takes in a rejection at now: known is the tightest rate the
-// client kept to for the host (its own or a stated window, per second;
-// 0 when none), bare whether the server said nothing of when to come
-// back.
-func (a *adaptive) reject(tk ticket, now int64, v verdict, known float64, bare bool) change {
+// reject takes in a rejection at now: inflight is how many attempts to
+// the host are in flight as it arrives, itself included; known is the
+// tightest rate the client kept to for the host (its own or a stated
+// window, per second; 0 when none), bare whether the server said nothing
+// of when to come back.
+func (a *adaptive) reject(tk ticket, now int64, inflight int, v verdict, known float64, bare bool) change {
 	var c change
-	if v == busy || (tk.k > 1 && int(tk.k) > a.maxOK && a.maxOK > 0) {
-		// Rejected above any concurrency the host accepted: a ceiling.
-		if a.ceiling == 0 || int(tk.k)-1 < a.ceiling {
+	if v == busy || (tk.k >= 3 && int(tk.k) > a.maxOK && a.maxOK > 0) {
+		// Rejected above any concurrency the host accepted since the last
+		// cut: a ceiling. (With one or two in flight, a bare rejection
+		// says more of the rate than of the concurrency.)
+		// The attempts of a burst reach the server in any order, so the
+		// one rejected may have been sent with fewer in flight than the
+		// server had; the others still in flight as its answer arrives
+		// were being served, or are answered as it was.
+		at := max(int(tk.k), inflight) - 1
+		if a.ceiling == 0 || at < a.ceiling {
 			if a.ceiling != 0 {
 				a.ceilingWait = min(2*a.ceilingWait, ceilingMax)
 			}
-			a.ceiling = max(int(tk.k)-1, 1)
+			a.ceiling = max(at, 1)
 			a.ceilingAt = now
 		}
 		if a.cwnd > a.ceiling {
@@ -310,6 +335,7 @@ func (a *adaptive) reject(tk ticket, now int64, v verdict, known float64, bare b
 	}
 	a.cutSeq, a.cutAt = a.seq, now
 	a.streak++
+	a.maxOK = 0 // what the host accepts is measured afresh under the cut limits
 	if a.runN > 0 {
 		// Only a run the client did not pace says what the host lets
 		// through: a paced one says what the pace was.
@@ -336,23 +362,25 @@ func (a *adaptive) reject(tk ticket, now int64, v verdict, known float64, bare b
 	} else {
 		// The pace: cut from the one kept, else from a limit the client
 		// kept to, else from the rate the rejected burst went at.
-		base := a.rate
+		base, measured := a.rate, true
 		switch {
 		case base > 0:
 		case known > 0:
 			base, cut = known, isolatedCut
 		default:
-			base = a.sendRate()
+			base, measured = a.sendRate(), false
 		}
 		if base > 0 {
-			a.maxRate = base
+			a.maxRate, a.measured = base, measured
 			a.rate = max(base*cut, minRate)
 			a.burst = 1
 		}
 	}
 	a.grownAt = now
 	c.moved = true
-	if bare {
+	if bare && !isolated {
+		// A pause spreads the retries of a rejected burst; one rejection
+		// at a pace has one retry, and the pace spaces it already.
 		c.pause = jitter(min(time.Duration(float64(pauseBase)*math.Pow(1.5, float64(a.streak-1))), pauseMax))
 	}
 	return c

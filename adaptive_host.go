@@ -44,7 +44,7 @@ func (t *hostTable) adaptLocked(h *host, tk ticket, v verdict, sig *feedback.Sig
 		c = h.ad.accept(tk, now, h.live.waiting.Load() > 0)
 	} else {
 		bare := sig == nil || sig.Until.IsZero() && !sig.HasRemaining
-		c = h.ad.reject(tk, now, v, t.keptRateLocked(h), bare)
+		c = h.ad.reject(tk, now, h.live.inflight, v, t.keptRateLocked(h), bare)
 	}
 	if c.pause > 0 {
 		h.pausedUntil = max(h.pausedUntil, now+int64(c.pause))
