@@ -91,70 +91,132 @@ func (w *statedWindow) capacity() int32 {
 	return 0
 }
 
-// spendBudgetLocked counts one attempt against the host's stated budget,
-// reporting false if the budget has no room for it. A budget whose reset
-// is due is renewed first: a bucket by what has leaked (statedBucket); a
-// window by taking the next one to hold what the last one did (a fixed
-// window starts again at its quota) until a response states it, for as
-// long as the last one lasted from its first count. So the callers that
-// waited for the reset go as the budget allows, not all at once, whether
-// or not the server stated a policy. Called with hostTable.mu held.
-func (h *host) spendBudgetLocked(now int64) bool {
-	if !h.hasBudget {
+// statedBudget is the budget a server states: no more than remaining
+// attempts start before resetAt, then it is renewed. hasBudget is false
+// while nothing was stated, or what was has expired and could not be
+// renewed. Its count comes from a window's remaining counts (stated) or
+// a leaky bucket's fill (bucket, non-nil then). A host has one, and so
+// has each route bucket its server keeps (routes.go). Its methods are
+// called with hostTable.mu held.
+type statedBudget struct {
+	remaining int32
+	hasBudget bool
+	resetAt   int64 // an offset from the table's epoch
+	stated    statedWindow
+	bucket    *statedBucket
+	// roomed is closed when a spent budget gets room before its reset
+	// (see wakeLocked); nil when nobody waits for that.
+	roomed chan struct{}
+}
+
+// countLocked takes in a stated remaining count, resetting at resetAt,
+// with others of the client's attempts in flight beyond the one answered.
+// The budget is worked out again from what every response of its window
+// said, counting the attempts in flight that the server may not have
+// counted yet (see statedWindow). Its reset is the earliest its window's
+// responses stated: a reset stated in whole seconds is rounded up, from
+// the same instant for every response of the window, so the earliest is
+// the tightest; the latest would hold the host past the window's end by
+// as much as its rounding and the spread of its responses. Once the reset
+// has passed, the next count starts a new window.
+func (b *statedBudget) countLocked(sig *feedback.Signal, resetAt, now int64, others int) {
+	was := b.resetAt
+	if !b.hasBudget || now >= b.resetAt || b.stated.stated == 0 || b.bucket != nil {
+		b.bucket = nil
+		b.stated, b.resetAt = statedWindow{opened: now}, resetAt
+	}
+	b.resetAt = min(b.resetAt, resetAt)
+	b.stated.add(sig.Remaining, statedQuota(sig), !sig.Throttled)
+	b.hasBudget, b.remaining = true, b.stated.budget(others)
+	b.roomLocked(was)
+}
+
+// spendLocked counts one attempt against the budget, with inflight
+// attempts in flight, reporting false if the budget has no room for it. A
+// budget whose reset is due is renewed first: a bucket by what has leaked
+// (statedBucket); a window by taking the next one to hold what the last
+// one did (a fixed window starts again at its quota) until a response
+// states it, for as long as the last one lasted from its first count. So
+// the callers that waited for the reset go as the budget allows, not all
+// at once, whether or not the server stated a policy.
+func (b *statedBudget) spendLocked(now int64, inflight int) bool {
+	if !b.hasBudget {
 		return true
 	}
-	if now >= h.resetAt {
-		if h.bucket != nil {
-			h.renewBucketLocked(now)
-		} else if !h.renewWindowLocked(now) {
+	if now >= b.resetAt {
+		if b.bucket != nil {
+			b.renewBucketLocked(now, inflight)
+		} else if !b.renewWindowLocked(now) {
 			return true
 		}
 	}
-	if h.remaining <= 0 {
+	if b.remaining <= 0 {
 		return false
 	}
-	h.remaining--
+	b.remaining--
 	return true
 }
 
-// budgetWakeLocked is what wakes the callers that a spent budget holds at
-// now until its reset (until) before then: a channel closed when a
-// response gives the budget room (budgetRoomLocked). Each response works
-// the budget out again from its window's counts, or from its bucket's
-// fill, so room can come before the reset: a burst's responses, which
-// come back in another order than their requests went in, tell more of
-// what the server counted with each. It is nil when the budget does not
-// hold the host: when nothing does, or a pause does.
-func (h *host) budgetWakeLocked(now, until int64) <-chan struct{} {
-	if until == 0 || now < h.pausedUntil || !h.hasBudget || h.remaining > 0 {
-		return nil
+// spentUntil is the reset of a budget spent at now, or 0.
+func (b *statedBudget) spentUntil(now int64) int64 {
+	if b.hasBudget && now < b.resetAt && b.remaining <= 0 {
+		return b.resetAt
 	}
-	if h.roomed == nil {
-		h.roomed = make(chan struct{})
-	}
-	return h.roomed
+	return 0
 }
 
-// budgetRoomLocked wakes the callers a spent budget holds once it has
-// room, or once it resets earlier than before (than was, the reset they
-// were told to wait for).
-func (h *host) budgetRoomLocked(was int64) {
-	if h.roomed != nil && (h.remaining > 0 || h.resetAt < was) {
-		close(h.roomed)
-		h.roomed = nil
+// spendBudgetLocked counts one attempt against the host's stated budget
+// (see statedBudget.spendLocked).
+func (h *host) spendBudgetLocked(now int64) bool { return h.spendLocked(now, h.live.inflight) }
+
+// budgetWakeLocked is what wakes the callers that the host's spent budget
+// holds at now until its reset (until) before then (see wakeLocked); nil
+// when the budget does not hold the host: when nothing does, or a pause
+// does.
+func (h *host) budgetWakeLocked(now, until int64) <-chan struct{} {
+	if now < h.pausedUntil {
+		return nil
+	}
+	return h.wakeLocked(until)
+}
+
+// wakeLocked is what wakes the callers that the spent budget holds until
+// its reset (until) before then: a channel closed when a response gives
+// it room (roomLocked). Each response works the budget out again from its
+// window's counts, or from its bucket's fill, so room can come before the
+// reset: a burst's responses, which come back in another order than their
+// requests went in, tell more of what the server counted with each. It is
+// nil when the budget holds nobody.
+func (b *statedBudget) wakeLocked(until int64) <-chan struct{} {
+	if until == 0 || !b.hasBudget || b.remaining > 0 {
+		return nil
+	}
+	if b.roomed == nil {
+		b.roomed = make(chan struct{})
+	}
+	return b.roomed
+}
+
+// roomLocked wakes the callers a spent budget holds once it has room, or
+// once it resets earlier than before (than was, the reset they were told
+// to wait for).
+func (b *statedBudget) roomLocked(was int64) {
+	if b.roomed != nil && (b.remaining > 0 || b.resetAt < was) {
+		close(b.roomed)
+		b.roomed = nil
 	}
 }
 
 // renewWindowLocked starts the stated window's next one, reporting false
 // (and dropping the budget) when nothing said what it holds.
-func (h *host) renewWindowLocked(now int64) bool {
-	w := h.stated
+func (b *statedBudget) renewWindowLocked(now int64) bool {
+	w := b.stated
 	if w.stated == 0 || w.capacity() <= 0 {
-		h.hasBudget = false
+		b.hasBudget = false
 		return false
 	}
-	h.stated = statedWindow{opened: now, quota: w.quota}
-	h.remaining, h.resetAt = w.capacity(), now+max(h.resetAt-w.opened, minRenewal)
+	b.stated = statedWindow{opened: now, quota: w.quota}
+	b.remaining, b.resetAt = w.capacity(), now+max(b.resetAt-w.opened, minRenewal)
 	return true
 }
 
