@@ -523,7 +523,11 @@ func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time, bu
 // budgetLocked takes in a stated remaining count, resetting at resetAt
 // (see statedBudget.countLocked).
 func (h *host) budgetLocked(sig *feedback.Signal, resetAt, now int64) {
-	h.countLocked(sig, resetAt, now, h.live.inflight-1)
+	var sent int64 // when the first contact was sent, if this is its answer
+	if l := h.live; l.probing {
+		sent = l.probeSince
+	}
+	h.countLocked(sig, resetAt, now, h.live.inflight-1, sent)
 }
 
 // learnPolicies adopts the server's policies as windows on the host. They

@@ -270,7 +270,7 @@ func (t *hostTable) learnRouteLocked(st *host, r *route, mine *routeBucket, sig 
 		others--
 	}
 	if sig.HasRemaining && !sig.ResetAt.IsZero() {
-		b.countLocked(sig, t.at(capAt(sig.ResetAt, limit)), now, others)
+		b.countLocked(sig, t.at(capAt(sig.ResetAt, limit)), now, others, 0)
 	}
 	if sig.Throttled && !sig.Until.IsZero() && !sig.Global {
 		b.pausedUntil = max(b.pausedUntil, t.at(capAt(sig.Until, limit)))
