@@ -564,6 +564,12 @@ const defaultMaxPause = 10 * time.Minute
 //     at the rate it leaks, which the client measures from the fills;
 //     the Retry-After of a 429 beside it delays that request's retry
 //     only, not the host, since the fill says when there is room;
+//   - a count that names its route bucket (Discord's X-RateLimit-Bucket)
+//     is that bucket's budget, not the host's: each route (a method and a
+//     path) learns its bucket from its responses, and waits for that
+//     bucket's budget and pause only; a route's first request goes alone
+//     until its bucket is known; a refusal of the global limit
+//     (X-RateLimit-Global) pauses the host;
 //   - RateLimit-Policy quotas (q per w seconds) become strict windows on
 //     the host, on top of any limit of yours, so a server can only tighten
 //     your limits, never loosen them;

@@ -47,7 +47,7 @@ var politenessBounds = map[string]struct {
 	"busy429":          {n1, politeBound{30, 2.0, 0, 0}, politeBound{2, 1.6, 0, 0}},   // 8-11/1.21-1.27x; 0/1.12-1.15x
 	"shopify":          {n1, politeBound{2, 1.6, 0, 0}, politeBound{2, 1.6, 0, 0}},    // 0/1.05-1.06x; 0/1.05-1.07x (the bucket it states, statedbucket.go)
 	"discord":          {n1, politeBound{2, 1.5, 0, 0}, politeBound{2, 1.5, 0, 0}},    // 0/1.03x; 0/1.05-1.06x
-	"github":           {n1, politeBound{2, 2.2, 0, 0}, politeBound{2, 2.2, 0, 0}},    // 0/1.05-1.67x; 0/1.97-1.98x (a reset in whole seconds: see statedbudget.go)
+	"github":           {n1, politeBound{2, 1.5, 0, 0}, politeBound{2, 1.5, 0, 0}},    // 0/1.03x; 0/1.08x (a reset in whole seconds, its window's end guessed: see statedbudget.go)
 	"ietf10":           {n1, politeBound{2, 1.5, 0, 0}, politeBound{2, 1.5, 0, 0}},    // 0/1.07-1.09x; 0/1.07-1.10x
 	"ietf06":           {n1, politeBound{2, 1.5, 0, 0}, politeBound{2, 1.5, 0, 0}},    // 0/1.09-1.11x; 0/1.07-1.11x
 	"nginx-req":        {n1, politeBound{50, 2.2, 0, 0}, politeBound{30, cut, 0, n1}}, // 12-16/1.46-1.49x; 7-8/2.03x-cut (the burst a strict window lets out spends it)
