@@ -62,9 +62,10 @@ type adaptive struct {
 	// A run is the attempts a host accepts between cuts: the last one that
 	// accepted any (run, from runAt) gives, once the host accepts again
 	// after a cut, the window learned.
-	runN, lastN   int
-	runAt, lastAt int64
-	learning      bool // a cut came after a run, and nothing was accepted since
+	runN, lastN     int
+	runAt, lastAt   int64
+	runEnd, lastEnd int64 // when the run's last accepted attempt was sent
+	learning        bool  // a cut came after a run, and nothing was accepted since
 
 	// sends are the instants of the last attempts sent, a ring, for the
 	// rate a burst went at.
@@ -108,6 +109,8 @@ const (
 	ceilingMax    = 30 * time.Second
 	forgetAfter   = 10 * time.Minute
 	minRate       = 0.5 // attempts per second: the slowest pace
+	probeRate     = 10  // attempts per second: the pace that finds a closed host open again
+	probeStreak   = 20  // cuts in a row at probeRate before the pace halves on
 	minRun        = 8   // a run of fewer accepted attempts teaches no window
 	sendRing      = 32
 )
@@ -121,11 +124,11 @@ func newAdaptive() *adaptive {
 // learned reports whether a has learned anything a host must keep when
 // idle: a rejection's cut or a ceiling. Slow start alone is not worth
 // keeping; a host used again after long starts over, as TCP restarts.
-func (a *adaptive) learned() bool { return a.cutAt != 0 || a.ceiling != 0 }
+func (a *adaptive) learned() bool { return a.cutAt != 0 || a.ceiling != 0 || a.lat.learned() }
 
 // doneAt reports whether a holds nothing worth keeping at now.
 func (a *adaptive) doneAt(now int64) bool {
-	return a == nil || !a.learned() || now >= a.cutAt+int64(forgetAfter) && now >= a.ceilingAt+int64(forgetAfter)
+	return a == nil || !a.learned() || now >= a.cutAt+int64(forgetAfter) && now >= a.ceilingAt+int64(forgetAfter) && a.lat.doneAt(now)
 }
 
 // ticket is what an attempt's admission recorded for the adaptive limits:
@@ -215,7 +218,14 @@ func (a *adaptive) accept(tk ticket, now int64, waiting bool) change {
 	c.moved = cut
 	a.maxOK = max(a.maxOK, int(tk.k))
 	if tk.seq <= a.cutSeq {
-		return c // sent before the last cut: it tells nothing of the cut limits
+		// Sent before the last cut: it tells nothing of the cut limits,
+		// but it belongs to the run the cut ended, whose answers arrive
+		// mixed with the rejections.
+		if a.learning && tk.at >= a.lastAt {
+			a.lastN++
+			a.lastEnd = max(a.lastEnd, tk.at)
+		}
+		return c
 	}
 	a.streak = 0
 	a.atPace++
@@ -223,6 +233,7 @@ func (a *adaptive) accept(tk ticket, now int64, waiting bool) change {
 		a.runAt = tk.at
 	}
 	a.runN++
+	a.runEnd = max(a.runEnd, tk.at)
 	if a.learning {
 		a.learning = false
 		c.moved = a.learnRun(tk.at) || c.moved
@@ -290,7 +301,11 @@ func (a *adaptive) learnRun(at int64) bool {
 		return false
 	}
 	est := float64(a.lastN) / span.Seconds()
-	if a.lastN >= minRun {
+	// A window is learned only from a burst: a run sent in a quarter of
+	// the time the host then took to accept again. A run sent over most
+	// of that time (metered by a limit of the caller's) says the host
+	// drains at a rate, as a leaky bucket does, and gets a pace.
+	if a.lastN >= minRun && 4*(a.lastEnd-a.lastAt) < int64(span) {
 		// The window governs from now on, bursts included: a pace on top
 		// would spread what the server lets through at once.
 		a.winN, a.winPer = a.lastN, span
@@ -338,17 +353,19 @@ func (a *adaptive) reject(tk ticket, now int64, inflight int, v verdict, known f
 	if tk.seq <= a.cutSeq {
 		return c // this burst was answered by a cut already
 	}
+	prevCut := a.cutAt
 	a.cutSeq, a.cutAt = a.seq, now
 	a.streak++
 	a.maxOK = 0 // what the host accepts is measured afresh under the cut limits
 	if a.runN > 0 {
 		// Only a run the client did not pace says what the host lets
 		// through: a paced one says what the pace was.
-		a.lastN, a.lastAt = a.runN, a.runAt
+		a.lastN, a.lastAt, a.lastEnd = a.runN, a.runAt, a.runEnd
 		a.learning = a.rate == 0 && a.winN == 0
 	}
-	a.runN = 0
-	isolated := a.atPace >= 3 && (a.rate > 0 || a.winN > 0 || known > 0)
+	a.runN, a.runEnd = 0, 0
+	paced := a.rate > 0
+	isolated := a.atPace >= 3 && (paced || a.winN > 0 || known > 0)
 	a.atPace = 0
 	cut := decrease
 	if isolated {
@@ -361,9 +378,14 @@ func (a *adaptive) reject(tk ticket, now int64, inflight int, v verdict, known f
 		a.cwnd = a.ssthresh
 	}
 	if a.winN > 0 {
-		// A learned window shrinks; it is not paced, since the server it
+		// A learned window shrinks by a tenth, once per window: it was
+		// learned from what the host accepted, so a rejection under it
+		// is an overshoot at the edge of the server's window, not a
+		// host far past its limit. It is not paced, since the server it
 		// was learned from lets a window's attempts through at once.
-		a.winN = max(int(float64(a.winN)*cut), 1)
+		if now-prevCut >= int64(a.winPer) {
+			a.winN = max(int(float64(a.winN)*isolatedCut), 1)
+		}
 	} else {
 		// The pace: cut from the one kept, else from a limit the client
 		// kept to, else from the rate the rejected burst went at.
@@ -378,14 +400,26 @@ func (a *adaptive) reject(tk ticket, now int64, inflight int, v verdict, known f
 		if base > 0 {
 			a.maxRate, a.measured = base, measured
 			a.rate = max(base*cut, minRate)
+			if a.streak > 1 && a.streak <= probeStreak {
+				// Nothing accepted since the last cut: the host is closed
+				// for now, and each attempt at the pace is a probe. The
+				// pace stops halving at probeRate, so that the host's
+				// reopening is found within 1/probeRate, at the cost of
+				// probeRate rejections a second; after probeStreak such
+				// cuts it halves on, down to minRate, for a host that
+				// stays closed.
+				a.rate = max(a.rate, min(base, probeRate))
+			}
 			a.burst = 1
 		}
 	}
 	a.grownAt = now
 	c.moved = true
-	if bare && !isolated {
-		// A pause spreads the retries of a rejected burst; one rejection
-		// at a pace has one retry, and the pace spaces it already.
+	if bare && !isolated && !paced {
+		// A pause spreads the retries of a rejected burst. Attempts sent
+		// at a pace come back spaced already, and the pace halves on each
+		// cut: a pause on top would only make the host's recovery found
+		// late, by as much as the pause.
 		c.pause = jitter(min(time.Duration(float64(pauseBase)*math.Pow(1.5, float64(a.streak-1))), pauseMax))
 	}
 	return c
@@ -396,10 +430,11 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d)+1))
 }
 
-// install puts the limits a decided into the limiters callers wait on.
-// Called with hostTable.mu held; the limiters take their own locks, never
-// the table's.
-func (a *adaptive) install(t *hostTable) {
+// install puts the limits a decided into the limiters callers wait on;
+// inflight is how many attempts to the host are in flight. Called with
+// hostTable.mu held; the limiters take their own locks, never the
+// table's.
+func (a *adaptive) install(t *hostTable, inflight int) {
 	_ = a.slots.SetCapacity(int64(a.cwnd))
 	if a.rate <= 0 {
 		a.pace.Store(nil)
@@ -416,6 +451,10 @@ func (a *adaptive) install(t *hostTable) {
 		if w := a.window.Load(); w != nil {
 			_ = w.SetLimit(a.winN, t.guard.window(a.winPer))
 		} else if w := t.window(a.winN, a.winPer); w != nil {
+			// The host has counted the attempts in flight, the one that
+			// taught the window included, in its window now: so does this
+			// one, as a policy the server states does (learnPolicies).
+			w.TryAcquire(min(max(inflight, 1), a.winN))
 			a.window.Store(w)
 		}
 	}

@@ -50,7 +50,7 @@ func (t *hostTable) adaptLocked(h *host, tk ticket, v verdict, sig *feedback.Sig
 		h.pausedUntil = max(h.pausedUntil, now+int64(c.pause))
 	}
 	if c.moved {
-		h.ad.install(t)
+		h.ad.install(t, h.live.inflight)
 	}
 }
 

@@ -42,6 +42,7 @@ type latency struct {
 	winAt                 int64
 	healthyAt             int64 // when srtt was last within tol of base
 	cutSeq                int64 // the last attempt sent before the last cut
+	cutAt                 int64 // when the last cut was made (0: never)
 }
 
 // The parameters of the latency signal. Why these values:
@@ -167,10 +168,19 @@ func (a *adaptive) latencyCut(now int64, r float64) bool {
 	l.cutSeq = a.seq
 	l.srtt, l.sk, l.n = 0, 0, 0
 	a.cwnd, a.ssthresh, a.acks = target, target, 0
-	// A cut, as a rejection's: the limit is reported (HostStats), kept
-	// while the host is idle, and forgotten forgetAfter after.
-	a.cutAt = now
+	l.cutAt = now
 	return true
+}
+
+// learned reports whether l cut the limit: then, as after a rejection's
+// cut, the limit is reported (HostStats), and the host's adaptive limits,
+// base included, are kept while it is idle (see adaptive.learned).
+func (l *latency) learned() bool { return l != nil && l.cutAt != 0 }
+
+// doneAt reports whether l holds nothing worth keeping at now: its last
+// cut is forgetAfter old, as a rejection's is forgotten.
+func (l *latency) doneAt(now int64) bool {
+	return l == nil || l.cutAt == 0 || now >= l.cutAt+int64(forgetAfter)
 }
 
 // latencyFromConn restamps the attempt's ticket once it has its

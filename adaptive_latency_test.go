@@ -254,6 +254,9 @@ func TestAdaptLatencyCutOncePerRound(t *testing.T) {
 	require.Equal(t, cut, a.cwnd, "the rest of the round cuts nothing, and grows nothing")
 	conc, _ := a.limits()
 	require.Equal(t, Limit{Kind: LimitConcurrency, N: cut, Source: SourceAdapted}, conc)
+	require.True(t, a.learned(), "kept while the host is idle, base included")
+	require.False(t, a.doneAt(a.lat.cutAt+int64(forgetAfter)-1))
+	require.True(t, a.doneAt(a.lat.cutAt+int64(forgetAfter)), "and forgotten as a rejection's cut is")
 }
 
 // Bad tolerances are errors naming the value; off, the options do nothing

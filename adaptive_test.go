@@ -46,8 +46,9 @@ func TestAdaptiveSlowStart(t *testing.T) {
 }
 
 // The rejections of one burst cut once: the limit halves from what was
-// in flight, and a bare rejection pauses the host, longer for each cut in
-// a row, with jitter.
+// in flight, and a bare rejection of an unpaced burst pauses the host,
+// longer for each cut in a row, with jitter; attempts sent at a pace
+// come back spaced, and their rejections halve the pace, not pause.
 func TestAdaptiveCutOncePerBurst(t *testing.T) {
 	a := newAdaptive()
 	burst := sendN(a, 10, 0, 10)
@@ -61,18 +62,32 @@ func TestAdaptiveCutOncePerBurst(t *testing.T) {
 		require.Zero(t, c.pause, "the same burst cuts once")
 	}
 	require.Equal(t, 5, a.cwnd)
-	next := a.sent(100*ms, 4)
-	c = a.reject(next, 101*ms, 0, rejected, 0, true)
+	require.NotZero(t, a.rate, "paced after a rejected burst")
+	rate := a.rate
+	c = a.reject(a.sent(100*ms, 4), 101*ms, 0, rejected, 0, true)
 	require.Equal(t, 2, a.cwnd)
+	require.InDelta(t, rate/2, a.rate, 1e-9)
+	require.Zero(t, c.pause, "a paced attempt's rejection halves the pace, and does not pause")
+	for range 30 {
+		c = a.reject(a.sent(200*ms, 1), 200*ms, 0, rejected, 0, true)
+	}
+	require.Equal(t, 1, a.cwnd, "never below one in flight")
+	require.InDelta(t, minRate, a.rate, 1e-9, "nor below the slowest pace")
+
+	// Unpaced, under a learned window, the pauses grow by half per cut
+	// in a row, up to a cap.
+	b := newAdaptive()
+	b.winN, b.winPer = 100, time.Second
+	c = b.reject(b.sent(0, 1), ms, 0, rejected, 0, true)
+	require.GreaterOrEqual(t, c.pause, pauseBase/2)
+	c = b.reject(b.sent(100*ms, 1), 101*ms, 0, rejected, 0, true)
 	require.GreaterOrEqual(t, c.pause, pauseBase*3/4, "the second cut in a row pauses 1.5 times longer")
 	require.Less(t, c.pause, pauseBase*9/4)
 	for range 30 {
-		tk := a.sent(200*ms, 1)
-		c = a.reject(tk, 200*ms, 0, rejected, 0, true)
+		c = b.reject(b.sent(200*ms, 1), 200*ms, 0, rejected, 0, true)
 	}
-	require.Equal(t, 1, a.cwnd, "never below one in flight")
 	require.Less(t, c.pause, pauseMax*3/2, "pauses are capped")
-	c = a.reject(a.sent(300*ms, 1), 300*ms, 0, rejected, 0, false)
+	c = b.reject(b.sent(300*ms, 1), 300*ms, 0, rejected, 0, false)
 	require.Zero(t, c.pause, "a rejection that says when to come back pauses as it says, not more")
 }
 
@@ -186,9 +201,25 @@ func TestAdaptiveLearnsAWindow(t *testing.T) {
 	require.Equal(t, Limit{Kind: LimitRate, N: 100, Per: a.winPer, Source: SourceAdapted}, rate)
 	require.Equal(t, LimitConcurrency, conc.Kind)
 
-	// A rejection under the window shrinks it.
+	// A rejection under the window shrinks it by a tenth, once per
+	// window.
 	a.reject(a.sent(2*sec, 1), 2*sec, 0, rejected, 0, true)
-	require.Equal(t, 50, a.winN)
+	require.Equal(t, 90, a.winN)
+	a.reject(a.sent(2*sec+ms, 1), 2*sec+ms, 0, rejected, 0, true)
+	require.Equal(t, 90, a.winN)
+	a.reject(a.sent(4*sec, 1), 4*sec, 0, rejected, 0, true)
+	require.Equal(t, 81, a.winN)
+
+	// A run sent over most of the time the host then took to accept
+	// again was metered: it teaches a pace, not a window.
+	m := newAdaptive()
+	for i := range 20 {
+		m.accept(m.sent(int64(i)*7*ms, 1), int64(i)*7*ms+ms, false)
+	}
+	m.reject(m.sent(140*ms, 1), 141*ms, 0, rejected, 0, true)
+	m.accept(m.sent(200*ms, 1), 201*ms, false)
+	require.Zero(t, m.winN)
+	require.NotZero(t, m.rate)
 
 	// A run too short teaches a pace, not a window.
 	b := newAdaptive()
@@ -213,7 +244,7 @@ func TestAdaptiveInstall(t *testing.T) {
 	ht.mu.Lock()
 	a.reject(a.sent(0, 8), 0, 0, rejected, 0, true)
 	a.rate = 20
-	a.install(ht)
+	a.install(ht, 1)
 	ht.mu.Unlock()
 	require.EqualValues(t, 4, a.slots.Capacity())
 	n, per := a.pace.Load().Limit()

@@ -38,6 +38,9 @@ type hold struct {
 	shared sharedHeld
 	// costs is what it holds of the cost budgets (budget.go); nil if none.
 	costs *costHold
+	// rt is what it holds of its route, when its host keeps route
+	// buckets (routes.go).
+	rt routeHold
 	// grants are the window grants (the host's, the learned policies',
 	// the session's), pending until the request is written. The first
 	// ones taken without waiting live in held, part of the hold: no
@@ -360,6 +363,7 @@ func (h *hold) release() {
 		return
 	}
 	h.endHost(nil, nil)
+	h.t.hosts.endRoute(h, nil)
 	for _, g := range h.grants[:h.ngrants] {
 		g.Cancel()
 	}

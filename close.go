@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 )
@@ -134,10 +135,11 @@ type waiter struct {
 	send   context.Context // the caller's: the attempt is sent under it
 	ctx    context.Context // what the waits see: the caller's, bounded once bound is set
 	bound  bool
-	resend bool         // the request's context is not send: sending needs a copy
-	size   int64        // the request body's length, for budgets (-1: unknown)
-	owned  *waitContext // the bound this waiter made, let go by release
-	obs    waitObs      // for the events and the host's Waiting count
+	resend bool          // the request's context is not send: sending needs a copy
+	size   int64         // the request body's length, for budgets (-1: unknown)
+	req    *http.Request // the request, whose method and path name its route (routes.go)
+	owned  *waitContext  // the bound this waiter made, let go by release
+	obs    waitObs       // for the events and the host's Waiting count
 }
 
 func (t *Transport) newWaiter(ctx context.Context) waiter {

@@ -45,6 +45,10 @@ type hostTable struct {
 	rate    rateSpec // WithHostRateLimit; zero n: none
 	rateFor map[string]rateSpec
 
+	// routed is set once a host's server keeps route buckets (routes.go):
+	// until then no attempt looks for its route.
+	routed atomic.Bool
+
 	mu   sync.Mutex
 	m    map[string]*host
 	adds int     // hosts added since the last sweep
@@ -58,27 +62,20 @@ type host struct {
 	// refs counts the attempts between enter and leave: a host in use is
 	// never kept nor dropped.
 	refs int32
-	// remaining attempts may start before resetAt; then the host pauses
-	// until resetAt. hasBudget is false when the server stated no count.
-	remaining int32
-	hasBudget bool
-	// stated is what the responses of the budget's window said, from
-	// which remaining is worked out again at each (statedbudget.go);
-	// bucket, the leaky bucket its server states, if it does, which sets
-	// the budget instead (statedbucket.go).
-	stated statedWindow
-	bucket *statedBucket
-	// roomed is closed when a spent budget gets room before its reset
-	// (see budgetWakeLocked); nil when nobody waits for that.
-	roomed chan struct{}
+	// statedBudget is the budget the server states, if it does: no more
+	// than remaining attempts start before resetAt (statedbudget.go).
+	statedBudget
 	// known is set once a response from the host has been seen; until
 	// then one probe goes alone and the others wait (see admit).
 	known  bool
 	listed bool // in hostTable.idle
 	// pausedUntil: no attempt starts before it. An offset, as resetAt.
-	pausedUntil, resetAt int64
-	live                 *hostLive // nil while the host is kept as history
-	kept                 []int64   // the history, nil while live (see keepLocked)
+	pausedUntil int64
+	// routes are the route buckets its server keeps, if it does
+	// (routes.go); nil until a response names one.
+	routes *hostRoutes
+	live   *hostLive // nil while the host is kept as history
+	kept   []int64   // the history, nil while live (see keepLocked)
 	// fig counts what HostStats reports beyond the state above; nil until
 	// there is something to count (see hoststats.go).
 	fig atomic.Pointer[hostFigures]
@@ -503,19 +500,21 @@ func (t *hostTable) observe(h *host, sig *feedback.Signal, now time.Time, probe,
 func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time, busy bool) {
 	h.known = true
 	limit := now.Add(t.maxPause)
-	if !sig.Until.IsZero() && sig.Throttled && !busy && sig.BucketSize == 0 {
+	if !sig.Until.IsZero() && sig.Throttled && !busy && sig.BucketSize == 0 && (sig.Bucket == "" || sig.Global) {
 		// A refusal pauses the host. An accepted request's count of 0
 		// (its Until) is the budget's to hold, until the tightest reset
 		// its window's responses stated. A busy host's Retry-After holds
 		// that attempt's retry (see the retry layer), not the attempts it
 		// does take (adaptive.go); so does a refusal beside a bucket's
-		// statement, which says when there is room (see statedBucket).
+		// statement, which says when there is room (see statedBucket),
+		// and one of a route bucket, which pauses that bucket (routes.go).
 		h.pausedUntil = max(h.pausedUntil, t.at(capAt(sig.Until, limit)))
 	}
 	switch {
 	case sig.BucketSize > 0:
-		h.bucketLocked(sig, t.at(now))
-	case sig.HasRemaining && !sig.ResetAt.IsZero():
+		h.bucketLocked(sig, t.at(now), h.live.inflight-1)
+	case sig.HasRemaining && !sig.ResetAt.IsZero() && sig.Bucket == "":
+		// A count of a route bucket is that bucket's (routes.go).
 		h.budgetLocked(sig, t.at(capAt(sig.ResetAt, limit)), t.at(now))
 	}
 	if sig.NPolicies > 0 {
@@ -523,25 +522,14 @@ func (t *hostTable) applyLocked(h *host, sig *feedback.Signal, now time.Time, bu
 	}
 }
 
-// budgetLocked takes in a stated remaining count, resetting at resetAt.
-// The budget is worked out again from what every response of its window
-// said, counting the other attempts in flight that the server may not
-// have counted yet (see statedWindow). Its reset is the earliest its
-// window's responses stated: a reset stated in whole seconds is rounded
-// up, from the same instant for every response of the window, so the
-// earliest is the tightest; the latest would hold the host past the
-// window's end by as much as its rounding and the spread of its responses.
-// Once the reset has passed, the next count starts a new window.
+// budgetLocked takes in a stated remaining count, resetting at resetAt
+// (see statedBudget.countLocked).
 func (h *host) budgetLocked(sig *feedback.Signal, resetAt, now int64) {
-	was := h.resetAt
-	if !h.hasBudget || now >= h.resetAt || h.stated.stated == 0 || h.bucket != nil {
-		h.bucket = nil
-		h.stated, h.resetAt = statedWindow{opened: now}, resetAt
+	var sent int64 // when the first contact was sent, if this is its answer
+	if l := h.live; l.probing {
+		sent = l.probeSince
 	}
-	h.resetAt = min(h.resetAt, resetAt)
-	h.stated.add(sig.Remaining, statedQuota(sig), !sig.Throttled)
-	h.hasBudget, h.remaining = true, h.stated.budget(h.live.inflight-1)
-	h.budgetRoomLocked(was)
+	h.countLocked(sig, resetAt, now, h.live.inflight-1, sent)
 }
 
 // learnPolicies adopts the server's policies as windows on the host. They

@@ -565,6 +565,12 @@ const defaultMaxPause = 10 * time.Minute
 //     at the rate it leaks, which the client measures from the fills;
 //     the Retry-After of a 429 beside it delays that request's retry
 //     only, not the host, since the fill says when there is room;
+//   - a count that names its route bucket (Discord's X-RateLimit-Bucket)
+//     is that bucket's budget, not the host's: each route (a method and a
+//     path) learns its bucket from its responses, and waits for that
+//     bucket's budget and pause only; a route's first request goes alone
+//     until its bucket is known; a refusal of the global limit
+//     (X-RateLimit-Global) pauses the host;
 //   - RateLimit-Policy quotas (q per w seconds) become strict windows on
 //     the host, on top of any limit of yours, so a server can only tighten
 //     your limits, never loosen them;
@@ -592,32 +598,39 @@ func WithServerFeedback(on bool) Option {
 // every host's answers set its limits, for hosts that state none and on
 // top of those that do:
 //
-//   - slow start: a host's first attempts go 10 at a time, and the number
-//     in flight grows by one per accepted attempt (doubling per round
-//     trip, as TCP's window does), so that the callers waiting for a new
-//     host are not all released at once;
-//   - a rejection (a 429, a 503 or 529 without a stated wait, a refused or
-//     reset connection while others are in flight) halves the host's
-//     in-flight limit and paces its attempts evenly at half the rate the
-//     rejected burst went at (or 90% of a window the client kept to, so
-//     that a server that counts differently gets a learned margin), and a
-//     rejection that says nothing of when to come back pauses the host
-//     for 50 ms to 2 s with jitter, longer for each rejection in a row;
-//     the attempts of one burst cut once;
-//   - a host that accepted a run of attempts and then rejected until some
-//     time had passed gets a window of that many per that time, as a
-//     fixed-window server's policy would have stated;
-//   - a host that rejects only above some number in flight (503 with
-//     Retry-After, nginx's limit_conn) gets that many, less one, as a
-//     ceiling, tried one higher every 2 s to 30 s; its Retry-After then
-//     holds the rejected attempt's retry only, not the whole host;
-//   - while callers wait, the pace grows every 100 ms, fast back to 90%
-//     of the rate a rejection came at, then by 5%.
+//   - slow start: after a host's first contact, its attempts go 10 at a
+//     time, and the number in flight grows by one per accepted attempt
+//     (doubling per round trip, as TCP's window does), so that the callers
+//     waiting for a new host are not all released at once;
+//   - a rejection (a 429, 503 or 529, or a refused or reset connection
+//     while others are in flight) halves the host's in-flight limit from
+//     what was in flight, and paces its attempts evenly: at half the pace
+//     kept, or 90% of a window the client kept to (so that a server that
+//     counts differently gets a learned margin), or half the rate the
+//     rejected burst went at; a rejection under a pace the host accepted
+//     several times cuts it by a tenth only. The attempts of one burst cut
+//     once. A bare rejection (no Retry-After) of an unpaced burst pauses
+//     the host for 50 ms to 2 s with jitter, longer for each such cut in a
+//     row, so that the retries of its callers do not come back together;
+//     while nothing is accepted, the pace stops halving at 10 attempts a
+//     second for 20 cuts, so that a host that reopens is found quickly;
+//   - a host that accepted a burst of attempts and then rejected until
+//     some time had passed gets a window of that many per that time, as a
+//     fixed-window server's stated policy would have given;
+//   - a host that rejects only above some number in flight (a 503 with
+//     Retry-After while others are in flight, or a bare 429 above what it
+//     accepted: nginx's limit_conn) gets a ceiling just under what was in
+//     flight, tried one higher every 2 s to 30 s; such a 503's Retry-After
+//     holds that attempt's retry only, not the whole host;
+//   - while callers wait, the pace grows every 100 ms: back 30% of the way
+//     to 90% of the rate a rejection came at, then by 5%; a pace cut from a
+//     burst's rate, which measures nothing, grows by half.
 //
 // The limits never rise above any limit of yours or of the server's,
 // which still hold, and never fall below one attempt in flight. A host's
 // adapted limits are forgotten 10 minutes after its last rejection;
-// HostStats reports them with SourceAdapted.
+// HostStats reports them with SourceAdapted, and the observer gets
+// EventLimitAdapted.
 //
 // opts tune the adaptive limits; AdaptLatency makes a host's latency a
 // signal too. Each WithAdaptive sets them all: a later one without opts

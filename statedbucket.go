@@ -166,37 +166,39 @@ const (
 	minRefill = time.Millisecond
 )
 
-// bucketLocked takes in a response's statement of a bucket, at now: the
-// budget is what the bucket has room for now, less the other attempts in
-// flight, until the leak makes room for more.
-func (h *host) bucketLocked(sig *feedback.Signal, now int64) {
-	if h.bucket == nil {
-		h.bucket = &statedBucket{}
+// bucketLocked takes in a response's statement of a bucket, at now, with
+// others of the client's attempts in flight beyond the one answered: the
+// budget is what the bucket has room for now, less those, until the leak
+// makes room for more.
+func (b *statedBudget) bucketLocked(sig *feedback.Signal, now int64, others int) {
+	if b.bucket == nil {
+		b.bucket = &statedBucket{}
 	}
-	others, was := h.live.inflight-1, h.resetAt
-	h.bucket.observe(sig.BucketFill, sig.BucketSize, !sig.Throttled, others, now)
-	h.hasBudget = true
-	h.bucketBudgetLocked(now, others)
-	h.budgetRoomLocked(was)
+	was := b.resetAt
+	b.bucket.observe(sig.BucketFill, sig.BucketSize, !sig.Throttled, others, now)
+	b.hasBudget = true
+	b.bucketBudgetLocked(now, others)
+	b.roomLocked(was)
 }
 
 // bucketBudgetLocked sets the budget to the bucket's room at now, with
-// others of the host's attempts in flight, until the leak makes room for a
-// batch more.
-func (h *host) bucketBudgetLocked(now int64, others int) {
-	b := h.bucket
-	room := math.Floor(b.room(now, others))
-	h.remaining = clamp32(int(max(room, -math.MaxInt32)))
-	h.resetAt = b.refillAt(now, others, max(room, 0)+b.batch())
+// others of the client's attempts in flight, until the leak makes room for
+// a batch more.
+func (b *statedBudget) bucketBudgetLocked(now int64, others int) {
+	k := b.bucket
+	room := math.Floor(k.room(now, others))
+	b.remaining = clamp32(int(max(room, -math.MaxInt32)))
+	b.resetAt = k.refillAt(now, others, max(room, 0)+k.batch())
 }
 
-// renewBucketLocked is the bucket's budget once its refill is due: the
-// room the leak has made. While no leak is known and nothing is in flight,
-// one request tries the bucket (and measures its leak): in the margin if
-// it has room for it, or else once it has waited bucketProbeWait.
-func (h *host) renewBucketLocked(now int64) {
-	h.bucketBudgetLocked(now, h.live.inflight)
-	if h.remaining <= 0 && h.live.inflight == 0 && h.bucket.leak == 0 {
-		h.remaining = 1
+// renewBucketLocked is the bucket's budget once its refill is due, with
+// inflight attempts in flight: the room the leak has made. While no leak
+// is known and nothing is in flight, one request tries the bucket (and
+// measures its leak): in the margin if it has room for it, or else once
+// it has waited bucketProbeWait.
+func (b *statedBudget) renewBucketLocked(now int64, inflight int) {
+	b.bucketBudgetLocked(now, inflight)
+	if b.remaining <= 0 && inflight == 0 && b.bucket.leak == 0 {
+		b.remaining = 1
 	}
 }

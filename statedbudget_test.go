@@ -177,3 +177,68 @@ func TestStatedBudgetRenewsWithoutALimit(t *testing.T) {
 	require.True(t, b.spend(5))
 	require.False(t, b.spend(1))
 }
+
+// githubAt states a GitHub-style count with its reset as a Unix time in
+// whole seconds, at the instant reset.
+func githubAt(remaining int, reset time.Time) []string {
+	return []string{"X-RateLimit-Limit", "20", "X-RateLimit-Remaining", strconv.Itoa(remaining),
+		"X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10)}
+}
+
+// guessedWindow brings b to a window its own request opened 1 ms after a
+// reset stated as t0+2 s, whose reset is stated as t0+4 s: the window of
+// 1 s ends by t0+3 s and 6 ms, when its first answer came plus 1 s.
+func guessedWindow(t *testing.T, b *budgetHost) {
+	b.fake.Advance(300 * time.Millisecond)
+	require.True(t, b.spend(1))
+	b.answer(200, githubAt(19, t0.Add(2*time.Second))...)
+	require.True(t, b.spend(19))
+	for r := 18; r >= 0; r-- {
+		b.answer(200, githubAt(r, t0.Add(2*time.Second))...)
+	}
+	b.fake.Set(t0.Add(2*time.Second + time.Millisecond))
+	require.True(t, b.spend(1), "renewed at the reset")
+	b.fake.Advance(5 * time.Millisecond)
+	b.answer(200, githubAt(19, t0.Add(4*time.Second))...)
+	require.True(t, b.spend(19))
+	for r := 18; r >= 0; r-- {
+		b.answer(200, githubAt(r, t0.Add(4*time.Second))...)
+	}
+	require.False(t, b.spend(1))
+	require.Equal(t, time.Second, b.blockedFor(), "the guessed end, not the reset stated")
+}
+
+// Issue 9: a reset stated in whole Unix seconds rounds the end of a
+// 1-second window up by as much as a second; when the client's request
+// opened the window, one request tries the server once the window's
+// length in whole seconds has passed, and the others follow its answer.
+func TestStatedBudgetGuessesAWholeSecondWindow(t *testing.T) {
+	b := newBudgetHost(t)
+	guessedWindow(t, b)
+	b.fake.Advance(time.Second)
+	require.True(t, b.spend(1), "one tries the guessed end")
+	require.False(t, b.spend(1), "the others wait for its answer")
+	b.fake.Advance(5 * time.Millisecond)
+	b.answer(200, githubAt(19, t0.Add(5*time.Second))...)
+	require.True(t, b.spend(19), "a new window")
+}
+
+// A server that refuses the request that tried a guessed end is not of
+// that kind: the host waits for the resets it states from then on.
+func TestStatedBudgetGuessRefusedOnce(t *testing.T) {
+	b := newBudgetHost(t)
+	guessedWindow(t, b)
+	b.fake.Advance(time.Second)
+	require.True(t, b.spend(1))
+	b.answer(http.StatusTooManyRequests, githubAt(0, t0.Add(4*time.Second))...)
+	require.Equal(t, 994*time.Millisecond, b.blockedFor(), "paused until the reset stated")
+	b.fake.Set(t0.Add(4*time.Second + time.Millisecond))
+	require.True(t, b.spend(1))
+	b.fake.Advance(5 * time.Millisecond)
+	b.answer(200, githubAt(19, t0.Add(6*time.Second))...)
+	require.True(t, b.spend(19))
+	require.False(t, b.spend(1))
+	b.ht.mu.Lock()
+	defer b.ht.mu.Unlock()
+	require.Zero(t, b.h.late, "no guess after a refusal")
+}

@@ -159,7 +159,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrClosed
 	}
 	w := t.newWaiter(req.Context())
-	w.size = req.ContentLength
+	w.size, w.req = req.ContentLength, req
 	key := hostKey(req.URL)
 	h, err := t.acquire(&w, key)
 	w.release()
@@ -176,6 +176,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.observeBudgets(req, h, resp)
 	h.answered(out, resp, err)
 	h.endHost(resp, err)
+	t.hosts.endRoute(h, resp)
 	if err != nil {
 		err = h.attemptError(err)
 		h.bodyFailed(err)
@@ -202,7 +203,7 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 	t.stats.waiting.Add(1)
 	defer t.stats.waiting.Add(-1)
 	w.begin()
-	if h := t.tryAcquire(w.send, host, w.size); h != nil {
+	if h := t.tryAcquire(w.send, host, w.size, w.req); h != nil {
 		return h, nil
 	}
 	if !t.queue.enter() {
@@ -211,6 +212,11 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 	defer t.queue.leave()
 	for {
 		h := t.newHold()
+		h.rt.req = w.req
+		if err := t.acquireRoute(w, host, h); err != nil {
+			h.release()
+			return nil, t.waitError(w.send, err, "waiting to send to "+host)
+		}
 		if err := t.acquireHost(w, host, h); err != nil {
 			h.release()
 			return nil, t.waitError(w.send, err, "waiting to send to "+host)
@@ -248,9 +254,10 @@ func (t *Transport) acquire(w *waiter, host string) (*hold, error) {
 // tryAcquire takes everything one attempt to host needs if it can without
 // waiting, and returns nil, having given back what it took, if it cannot.
 // ctx only names the caller's consumer and priority, and its costs; size
-// is the request body's length (-1: unknown).
-func (t *Transport) tryAcquire(ctx context.Context, host string, size int64) *hold {
+// is the request body's length (-1: unknown); req names its route.
+func (t *Transport) tryAcquire(ctx context.Context, host string, size int64, req *http.Request) *hold {
 	h := t.newHold()
+	h.rt.req = req
 	if t.tryHost(ctx, host, h) && t.tryHostBudgets(ctx, host, size, h) &&
 		t.trySession(ctx, h) && t.trySessionBudgets(ctx, h) && !t.isClosed() && t.spend(h) {
 		return h
@@ -260,11 +267,16 @@ func (t *Transport) tryAcquire(ctx context.Context, host string, size int64) *ho
 }
 
 // spend is the host's last check before the attempt is sent (see
-// hostTable.spend).
+// hostTable.spend), after its route's, if its host keeps route buckets
+// (see hostTable.spendRoute).
 func (t *Transport) spend(h *hold) bool {
 	if h.host != nil {
+		if !t.hosts.spendRoute(h) {
+			return false
+		}
 		tk, ok := t.hosts.spend(h.host)
 		if !ok {
+			t.hosts.unspendRoute(h)
 			return false
 		}
 		h.tk = tk

@@ -15,7 +15,8 @@
 //   - the de facto X-RateLimit-Limit, X-RateLimit-Remaining and
 //     X-RateLimit-Reset fields (GitHub, Discord and many others), the
 //     X-Rate-Limit-* spelling used by X (Twitter), and Discord's
-//     X-RateLimit-Reset-After;
+//     X-RateLimit-Reset-After, X-RateLimit-Bucket (the route bucket the
+//     counts apply to) and X-RateLimit-Global or -Scope;
 //   - Shopify's X-Shopify-Shop-Api-Call-Limit ("32/40"), a leaky bucket's
 //     fill and size.
 //

@@ -35,6 +35,9 @@ func FuzzParse(f *testing.F) {
 			"X-Rate-Limit-Remaining":        {xRemaining},
 			"X-Rate-Limit-Reset":            {xReset},
 			"X-Shopify-Shop-Api-Call-Limit": {bucket},
+			"X-Ratelimit-Bucket":            {bucket},
+			"X-Ratelimit-Global":            {xRemaining},
+			"X-Ratelimit-Scope":             {xResetAfter},
 		}
 		s := feedback.Parse(h, status, now)
 		checkInstant(t, "Until", s.Until)

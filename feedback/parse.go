@@ -36,6 +36,7 @@ func ParseRetry(h http.Header, status int, now time.Time) (s Signal, hasRetryAft
 	parseIETF(h, now, &s)
 	parseLegacy(h, now, &s)
 	parseBucket(h, &s)
+	parseRoute(h, &s)
 	until, hasRetryAfter := RetryAfter(h, status, now)
 	switch {
 	case hasRetryAfter:

@@ -183,7 +183,7 @@ func TestParseLegacy(t *testing.T) {
 		{"discord-reset-after-wins", hdr("X-RateLimit-Limit", "5", "X-RateLimit-Remaining", "0",
 			"X-RateLimit-Reset", epoch(10*time.Second)+".123", "X-RateLimit-Reset-After", "1.234",
 			"X-RateLimit-Bucket", "abcd1234"), 200,
-			feedback.Signal{Until: in(1234 * time.Millisecond), HasRemaining: true, ResetAt: in(1234 * time.Millisecond), Limit: 5}},
+			feedback.Signal{Until: in(1234 * time.Millisecond), HasRemaining: true, ResetAt: in(1234 * time.Millisecond), Limit: 5, Bucket: "abcd1234"}},
 		{"discord-decimal-epoch", hdr("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", epoch(10*time.Second)+".5"), 200,
 			feedback.Signal{Until: in(10500 * time.Millisecond), HasRemaining: true, ResetAt: in(10500 * time.Millisecond)}},
 		{"discord-bad-reset-after-falls-back", hdr("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "7", "X-RateLimit-Reset-After", "soon"), 200,
@@ -301,5 +301,27 @@ func TestParseShopifyBucket(t *testing.T) {
 		{"empty-parts", hdr("X-Shopify-Shop-Api-Call-Limit", "/"), 200, feedback.Signal{}},
 		{"huge-clamped", hdr("X-Shopify-Shop-Api-Call-Limit", strings.Repeat("9", 40)+"/"+strings.Repeat("9", 40)), 200,
 			bucket(feedback.Signal{}, math.MaxInt32, math.MaxInt32)},
+	})
+}
+
+func TestParseDiscordRoute(t *testing.T) {
+	counts := func(s feedback.Signal) feedback.Signal {
+		s.HasRemaining, s.Remaining, s.ResetAt, s.Limit = true, 3, in(500*time.Millisecond), 5
+		return s
+	}
+	fields := []string{"X-RateLimit-Limit", "5", "X-RateLimit-Remaining", "3", "X-RateLimit-Reset-After", "0.500"}
+	with := func(kv ...string) http.Header { return hdr(append(append([]string{}, fields...), kv...)...) }
+	runParseCases(t, []parseCase{
+		{"bucket", with("X-RateLimit-Bucket", "41f9cd5d28af77da04563bcb1d67fdfd"), 200,
+			counts(feedback.Signal{Bucket: "41f9cd5d28af77da04563bcb1d67fdfd"})},
+		{"bucket-spaces", with("X-RateLimit-Bucket", " abcd "), 200, counts(feedback.Signal{Bucket: "abcd"})},
+		{"global", with("X-RateLimit-Bucket", "abcd", "X-RateLimit-Global", "true", "Retry-After", "1"), 429,
+			feedback.Signal{HasRemaining: true, Remaining: 3, ResetAt: in(time.Second), Limit: 5, // Retry-After wins
+				Bucket: "abcd", Global: true, Until: in(time.Second), Throttled: true}},
+		{"global-upper-case", with("X-RateLimit-Global", "True"), 200, counts(feedback.Signal{Global: true})},
+		{"global-false", with("X-RateLimit-Global", "false"), 200, counts(feedback.Signal{})},
+		{"scope-global", with("X-RateLimit-Scope", "global"), 200, counts(feedback.Signal{Global: true})},
+		{"scope-user", with("X-RateLimit-Bucket", "abcd", "X-RateLimit-Scope", "user"), 200, counts(feedback.Signal{Bucket: "abcd"})},
+		{"scope-shared", with("X-RateLimit-Scope", "shared"), 200, counts(feedback.Signal{})},
 	})
 }

@@ -89,6 +89,16 @@ type Signal struct {
 	// 0 <= BucketFill <= BucketSize.
 	BucketFill, BucketSize int
 
+	// Bucket names the bucket that the remaining count and its reset
+	// apply to, when the server keeps one per route rather than one per
+	// host (Discord's X-RateLimit-Bucket, an opaque id that the routes
+	// sharing a bucket all name); "" when none is named. Global reports a
+	// refusal of the limit on all of the client's requests instead
+	// (Discord's X-RateLimit-Global: true, or X-RateLimit-Scope: global),
+	// which its Retry-After is about.
+	Bucket string
+	Global bool
+
 	// Throttled reports whether the response refused its request because
 	// of a rate limit: a 429 (Too Many Requests), a 529 (StatusOverloaded) or a 503 (Service
 	// Unavailable), or a 403 (Forbidden) with a usable Retry-After or a
