@@ -71,6 +71,9 @@ type adaptive struct {
 	// rate a burst went at.
 	sends  [sendRing]int64
 	nsends int
+
+	// lat is the latency signal (adaptive_latency.go); nil when off.
+	lat *latency
 }
 
 // The parameters of the adaptive limits. Why these values:
@@ -121,11 +124,11 @@ func newAdaptive() *adaptive {
 // learned reports whether a has learned anything a host must keep when
 // idle: a rejection's cut or a ceiling. Slow start alone is not worth
 // keeping; a host used again after long starts over, as TCP restarts.
-func (a *adaptive) learned() bool { return a.cutAt != 0 || a.ceiling != 0 }
+func (a *adaptive) learned() bool { return a.cutAt != 0 || a.ceiling != 0 || a.lat.learned() }
 
 // doneAt reports whether a holds nothing worth keeping at now.
 func (a *adaptive) doneAt(now int64) bool {
-	return a == nil || !a.learned() || now >= a.cutAt+int64(forgetAfter) && now >= a.ceilingAt+int64(forgetAfter)
+	return a == nil || !a.learned() || now >= a.cutAt+int64(forgetAfter) && now >= a.ceilingAt+int64(forgetAfter) && a.lat.doneAt(now)
 }
 
 // ticket is what an attempt's admission recorded for the adaptive limits:
@@ -211,6 +214,8 @@ type change struct {
 // for the host, so that limits grow only when they bind.
 func (a *adaptive) accept(tk ticket, now int64, waiting bool) change {
 	var c change
+	held, cut := a.latencyStep(tk, now) // adaptive_latency.go
+	c.moved = cut
 	a.maxOK = max(a.maxOK, int(tk.k))
 	if tk.seq <= a.cutSeq {
 		// Sent before the last cut: it tells nothing of the cut limits,
@@ -235,7 +240,7 @@ func (a *adaptive) accept(tk ticket, now int64, waiting bool) change {
 	}
 	// The in-flight limit grows only when the attempt used at least half
 	// of it (RFC 7661): an idle host must not bank a limit it never used.
-	if int(tk.k)*2 >= a.cwnd {
+	if int(tk.k)*2 >= a.cwnd && !held {
 		before := a.cwnd
 		if a.cwnd < a.ssthresh {
 			a.cwnd++

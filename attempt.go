@@ -173,6 +173,7 @@ func (h *hold) gotConn(info httptrace.GotConnInfo) {
 		}
 	}
 	h.sawConn = true
+	h.latencyFromConn()
 	if st != nil {
 		h.opened = st.live.opened.Load()
 		h.busy = h.busy || st.live.accepting.Load() > h.own()

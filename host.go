@@ -36,6 +36,7 @@ type hostTable struct {
 	guard    windowGuard // of every window
 	feedback bool        // WithServerFeedback
 	adaptive bool        // WithAdaptive (only with feedback)
+	latency  float64     // AdaptLatency's tolerance; 0: off
 	closed   <-chan struct{}
 
 	conc    int // WithHostConcurrency; 0: none
@@ -127,7 +128,7 @@ func newHostTable(c *config, closed <-chan struct{}) (*hostTable, error) {
 		clock: c.clock, epoch: c.clock.Now(), maxPause: c.maxPause, guard: c.guard,
 		feedback: !c.noFeedback, adaptive: !c.noFeedback && !c.noAdaptive, closed: closed,
 		conc: c.hostConc, concFor: c.hostConcFor, semOpts: c.semOpts,
-		rate: c.hostRate, rateFor: c.hostRates,
+		rate: c.hostRate, rateFor: c.hostRates, latency: c.adaptLatency,
 		m: make(map[string]*host),
 	}, nil
 }
@@ -188,6 +189,7 @@ func (t *hostTable) enterLocked(key string) *host {
 	}
 	if t.adaptive && h.ad == nil {
 		h.ad = newAdaptive()
+		h.ad.lat = newLatency(t.latency)
 	}
 	return h
 }

@@ -63,6 +63,7 @@ type config struct {
 	// Server feedback, admission and quotas.
 	noFeedback    bool
 	noAdaptive    bool
+	adaptLatency  float64 // AdaptLatency's tolerance; 0: latency is no signal
 	maxPause      time.Duration
 	queueLimit    int
 	hasQueueLimit bool
@@ -630,10 +631,26 @@ func WithServerFeedback(on bool) Option {
 // adapted limits are forgotten 10 minutes after its last rejection;
 // HostStats reports them with SourceAdapted, and the observer gets
 // EventLimitAdapted.
-func WithAdaptive(on bool) Option {
+//
+// opts tune the adaptive limits; AdaptLatency makes a host's latency a
+// signal too. Each WithAdaptive sets them all: a later one without opts
+// turns them off. While the adaptive limits are off they do nothing,
+// but bad ones are still reported.
+func WithAdaptive(on bool, opts ...AdaptiveOption) Option {
 	return option(func(c *config) error {
 		c.noAdaptive = !on
-		return nil
+		c.adaptLatency = 0
+		var errs []error
+		for _, o := range opts {
+			if o == nil {
+				errs = append(errs, invalidOption("WithAdaptive", "nil", "AdaptiveOption must not be nil"))
+				continue
+			}
+			if err := o.applyAdaptive(c); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
 	})
 }
 

@@ -516,7 +516,7 @@ func (t *Transport) acquireSession(w *waiter, h *hold) (err error) {
 // the window grants, and a counted, rate-limited body.
 func (t *Transport) prepare(req *http.Request, h *hold, w *waiter) *http.Request {
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	pending := h.ngrants > 0 || h.costs != nil
+	pending := h.ngrants > 0 || h.costs != nil || h.timesConn()
 	if t.timeout == 0 && !hasBody && !pending && !w.resend {
 		return req
 	}
