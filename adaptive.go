@@ -122,7 +122,8 @@ func newAdaptive() *adaptive {
 }
 
 // learned reports whether a has learned anything a host must keep when
-// idle: a rejection's cut or a ceiling. Slow start alone is not worth
+// idle: a rejection's cut, a ceiling, or a latency cut (see
+// latency.learned). Slow start alone is not worth
 // keeping; a host used again after long starts over, as TCP restarts.
 func (a *adaptive) learned() bool { return a.cutAt != 0 || a.ceiling != 0 || a.lat.learned() }
 

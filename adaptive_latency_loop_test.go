@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -128,4 +129,48 @@ func TestAdaptLatencyLoopback(t *testing.T) {
 	require.Less(t, with.elapsed, without.elapsed*5/4, "at least as fast, give or take the machine's noise")
 	require.Less(t, with.p99, without.p99, "the host's answers take less time")
 	require.Less(t, with.p50, without.p50/4)
+}
+
+// BenchmarkAdaptLatencyFirstBurst is BenchmarkFirstBurst's session with
+// and without the latency signal, on a host whose latency does not move
+// with load: what the signal costs a host that never slows (it should
+// cost nothing but the trace each attempt then carries).
+func BenchmarkAdaptLatencyFirstBurst(b *testing.B) {
+	const burst = 200
+	for _, latency := range []time.Duration{time.Millisecond, 5 * time.Millisecond} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(latency)
+			io.WriteString(w, "ok")
+		}))
+		for _, impl := range []struct {
+			name string
+			opts []Option
+		}{
+			{"session", nil},
+			{"latency", []Option{WithAdaptive(true, AdaptLatency(1.5))}},
+		} {
+			b.Run("latency="+latency.String()+"/impl="+impl.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					s, err := NewSession(impl.opts...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					var wg sync.WaitGroup
+					for range burst {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							if err := getDiscard(s.Do, srv.URL); err != nil {
+								b.Error(err)
+							}
+						}()
+					}
+					wg.Wait()
+					s.Close()
+				}
+			})
+		}
+		srv.Close()
+	}
 }
