@@ -25,6 +25,10 @@ import (
 // limiters callers wait on, read without the lock.
 type adaptive struct {
 	slots  *semaphore.Throttler             // in flight: capacity cwnd
+	// free is set while cwnd is at or above the host's own concurrency
+	// limit (WithHostConcurrency), which then binds first: callers skip
+	// slots, one lock less per attempt.
+	free atomic.Bool
 	pace   atomic.Pointer[ratelimit.Bucket] // nil until the host rejected
 	window atomic.Pointer[ratelimit.Window] // nil until a run was learned
 
@@ -432,11 +436,13 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // install puts the limits a decided into the limiters callers wait on;
-// inflight is how many attempts to the host are in flight. Called with
+// inflight is how many attempts to the host are in flight, own its own
+// concurrency limit (0: none). Called with
 // hostTable.mu held; the limiters take their own locks, never the
 // table's.
-func (a *adaptive) install(t *hostTable, inflight int) {
+func (a *adaptive) install(t *hostTable, inflight int, own int64) {
 	_ = a.slots.SetCapacity(int64(a.cwnd))
+	a.free.Store(own > 0 && int64(a.cwnd) >= own)
 	if a.rate <= 0 {
 		a.pace.Store(nil)
 	} else {

@@ -50,7 +50,11 @@ func (t *hostTable) adaptLocked(h *host, tk ticket, v verdict, sig *feedback.Sig
 		h.pausedUntil = max(h.pausedUntil, now+int64(c.pause))
 	}
 	if c.moved {
-		h.ad.install(t, h.live.inflight)
+		var own int64
+		if s := h.live.slots.Load(); s != nil {
+			own = s.Capacity()
+		}
+		h.ad.install(t, h.live.inflight, own)
 	}
 }
 

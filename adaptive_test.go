@@ -244,7 +244,7 @@ func TestAdaptiveInstall(t *testing.T) {
 	ht.mu.Lock()
 	a.reject(a.sent(0, 8), 0, 0, rejected, 0, true)
 	a.rate = 20
-	a.install(ht, 1)
+	a.install(ht, 1, 0)
 	ht.mu.Unlock()
 	require.EqualValues(t, 4, a.slots.Capacity())
 	n, per := a.pace.Load().Limit()

@@ -308,7 +308,7 @@ func (t *Transport) tryHost(ctx context.Context, key string, h *hold) (ok bool) 
 		}
 	}
 	ad := h.host.ad
-	if ad != nil {
+	if ad != nil && !ad.free.Load() {
 		p, ok := ad.slots.TryAcquire(ctx, 1)
 		if h.setAdaptPermit(p); !ok {
 			return false
@@ -438,7 +438,7 @@ func (t *Transport) acquireHost(w *waiter, key string, h *hold) (err error) {
 			return fmt.Errorf("throttle: waiting for a concurrency slot of host %s: %w", key, err)
 		}
 	}
-	if ad != nil {
+	if ad != nil && !ad.free.Load() {
 		p, err := ad.slots.Acquire(ctx, 1)
 		if h.setAdaptPermit(p); err != nil {
 			return fmt.Errorf("throttle: waiting for the adapted in-flight limit of host %s: %w", key, err)
