@@ -24,11 +24,11 @@ import (
 // Its fields are guarded by hostTable.mu; slots, pace and window are the
 // limiters callers wait on, read without the lock.
 type adaptive struct {
-	slots  *semaphore.Throttler             // in flight: capacity cwnd
+	slots *semaphore.Throttler // in flight: capacity cwnd
 	// free is set while cwnd is at or above the host's own concurrency
 	// limit (WithHostConcurrency), which then binds first: callers skip
 	// slots, one lock less per attempt.
-	free atomic.Bool
+	free   atomic.Bool
 	pace   atomic.Pointer[ratelimit.Bucket] // nil until the host rejected
 	window atomic.Pointer[ratelimit.Window] // nil until a run was learned
 
