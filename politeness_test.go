@@ -34,8 +34,11 @@ var (
 // column: today's figures (in the comments: untold; told, two runs with
 // -race on a loaded 2-core machine, main with the adaptive limits and
 // the dialects), with headroom for such machines: the times swing by a
-// third from run to run, and nginx's 7 ms grid rejects whatever the
-// scheduler bunches. n is how many requests are fired at once. No column
+// third from run to run and more under CI (silent's untold took 1.89x of
+// its 1 s ideal there, once), and nginx's 7 ms grid rejects whatever the
+// scheduler bunches. The times the README reports come from
+// examples/politeness, 300 requests with an ideal of 2 s, where a late
+// window costs less of the ratio. n is how many requests are fired at once. No column
 // may fail or leave a call unfinished; go-retryablehttp earns about n
 // rejections against every server, several times n against most.
 var politenessBounds = map[string]struct {
@@ -43,22 +46,22 @@ var politenessBounds = map[string]struct {
 	untold, told politeBound
 }{
 	// server: n, untold bound, told bound // today: untold; told
-	"silent":           {n1, politeBound{100, 1.8, 0, 0}, politeBound{2, 1.6, 0, 0}},  // 61-63/1.13-1.16x; 0/1.08-1.11x
-	"busy503":          {n1, politeBound{15, cut, 0, 0}, politeBound{2, 1.6, 0, 0}},   // 5/1.12-1.13x, 2.44x in a CI run (a call rejected twice waits its Retry-After of 1 s twice: twice the ideal); 0/1.11x
-	"busy429":          {n1, politeBound{25, 1.8, 0, 0}, politeBound{2, 1.6, 0, 0}},   // 7-9/1.24-1.32x; 0/1.17-1.19x
+	"silent":           {n1, politeBound{100, 2.2, 0, 0}, politeBound{2, 2.0, 0, 0}},  // 61-63/1.13-1.16x; 0/1.08-1.11x
+	"busy503":          {n1, politeBound{15, cut, 0, 0}, politeBound{2, 2.0, 0, 0}},   // 5/1.12-1.13x, 2.44x in a CI run (a call rejected twice waits its Retry-After of 1 s twice: twice the ideal); 0/1.11x
+	"busy429":          {n1, politeBound{25, 2.2, 0, 0}, politeBound{2, 2.0, 0, 0}},   // 7-9/1.24-1.32x; 0/1.17-1.19x
 	"shopify":          {n3, politeBound{5, 2.2, 0, 0}, politeBound{5, 2.2, 0, 0}},    // 0/1.06-1.09x; 0/1.05-1.06x (the bucket it states, statedbucket.go); once in CI 2/2.5x: a bucket left full with no leak known waits bucketProbeWait, 1 s, beside n1's ideal of 0.85 s
-	"discord":          {n1, politeBound{2, 1.5, 0, 0}, politeBound{2, 1.5, 0, 0}},    // 0/1.05-1.06x; 0/1.06-1.09x
-	"github":           {n1, politeBound{2, 1.6, 0, 0}, politeBound{2, 1.8, 0, 0}},    // 0/1.04-1.09x; 0/1.07-1.22x
-	"ietf10":           {n1, politeBound{2, 1.6, 0, 0}, politeBound{2, 1.6, 0, 0}},    // 0/1.08x; 0/1.12x
-	"ietf06":           {n1, politeBound{2, 1.6, 0, 0}, politeBound{2, 1.6, 0, 0}},    // 0/1.08-1.21x; 0/1.08-1.14x
+	"discord":          {n1, politeBound{2, 2.2, 0, 0}, politeBound{2, 2.0, 0, 0}},    // 0/1.05-1.06x; 0/1.06-1.09x
+	"github":           {n1, politeBound{2, 2.2, 0, 0}, politeBound{2, 2.0, 0, 0}},    // 0/1.04-1.09x; 0/1.07-1.22x
+	"ietf10":           {n1, politeBound{2, 2.2, 0, 0}, politeBound{2, 2.0, 0, 0}},    // 0/1.08x; 0/1.12x
+	"ietf06":           {n1, politeBound{2, 2.2, 0, 0}, politeBound{2, 2.0, 0, 0}},    // 0/1.08-1.21x; 0/1.08-1.14x
 	"nginx-req":        {n1, politeBound{50, 2.2, 0, 0}, politeBound{25, 2.2, 0, 0}},  // 14-18/1.45-1.60x; 1-8/1.21-1.43x
-	"nginx-burst":      {n1, politeBound{50, 1.8, 0, 0}, politeBound{5, 1.5, 0, 0}},   // 10-25/1.05-1.20x; 1/1.01-1.10x
-	"nginx-conn":       {n1, politeBound{25, 1.8, 0, 0}, politeBound{2, 1.6, 0, 0}},   // 8-9/1.29-1.30x; 0/1.12-1.21x
-	"haproxy":          {n2, politeBound{150, 2.2, 0, 0}, politeBound{25, 1.7, 0, 0}}, // 60-71/1.19-1.24x; 3-6/1.06-1.07x
+	"nginx-burst":      {n1, politeBound{50, 2.2, 0, 0}, politeBound{5, 2.0, 0, 0}},   // 10-25/1.05-1.20x; 1/1.01-1.10x
+	"nginx-conn":       {n1, politeBound{25, 2.2, 0, 0}, politeBound{2, 2.0, 0, 0}},   // 8-9/1.29-1.30x; 0/1.12-1.21x
+	"haproxy":          {n2, politeBound{150, 2.2, 0, 0}, politeBound{25, 2.0, 0, 0}}, // 60-71/1.19-1.24x; 3-6/1.06-1.07x
 	"real-nginx-req":   {n1, politeBound{50, 2.3, 0, 0}, politeBound{25, 2.3, 0, 0}},  // 15-17/1.45-1.69x; 5-6/1.56-1.64x
-	"real-nginx-burst": {n1, politeBound{40, 1.6, 0, 0}, politeBound{5, 1.5, 0, 0}},   // 9-10/1.03-1.04x; 1/1.03x
-	"real-nginx-conn":  {n1, politeBound{25, 1.8, 0, 0}, politeBound{2, 1.6, 0, 0}},   // 7-8/1.31-1.34x; 0/1.16-1.17x
-	"real-haproxy":     {n2, politeBound{150, cut, 0, 0}, politeBound{25, 1.7, 0, 0}}, // 32-68/1.39-2.21x; 5-8/1.08-1.11x
+	"real-nginx-burst": {n1, politeBound{40, 2.2, 0, 0}, politeBound{5, 2.0, 0, 0}},   // 9-10/1.03-1.04x; 1/1.03x
+	"real-nginx-conn":  {n1, politeBound{25, 2.2, 0, 0}, politeBound{2, 2.0, 0, 0}},   // 7-8/1.31-1.34x; 0/1.16-1.17x
+	"real-haproxy":     {n2, politeBound{150, cut, 0, 0}, politeBound{25, 2.0, 0, 0}}, // 32-68/1.39-2.21x; 5-8/1.08-1.11x
 }
 
 // n1 requests give every server about 1 s of ideal; the HAProxy rows
