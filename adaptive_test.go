@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-throttle/throttle/feedback"
 	"github.com/go-throttle/throttle/internal/clock"
 	"github.com/stretchr/testify/require"
 )
@@ -117,6 +118,11 @@ func TestAdaptiveBusyTeachesACeiling(t *testing.T) {
 	require.Equal(t, 6, a.cwnd)
 	a.accept(a.sent(3*int64(time.Second), 6), 3*int64(time.Second), false)
 	require.Equal(t, 7, a.ceiling)
+	// Rejected at the ceiling tried: back to 6, and the next try waits
+	// twice as long.
+	a.reject(a.sent(3*int64(time.Second), 7), 3*int64(time.Second), 0, busy, 0, false)
+	require.Equal(t, 6, a.ceiling)
+	require.Equal(t, 2*ceilingWait, a.ceilingWait)
 
 	// A 503 with Retry-After alone in flight is not busy: it pauses the
 	// host as the server says; neither is a 429 with Retry-After.
@@ -231,6 +237,55 @@ func TestAdaptiveLearnsAWindow(t *testing.T) {
 	b.accept(b.sent(100*ms, 1), 101*ms, false)
 	require.Zero(t, b.winN)
 	require.InDelta(t, 3/0.1*isolatedCut, b.rate, 1e-6)
+}
+
+// Through the host table: a 503 with Retry-After while others are in
+// flight teaches a ceiling and does not pause the host; alone in flight,
+// it pauses the host as the server says. What was learned outlives the
+// host's idleness, for forgetAfter.
+func TestAdaptiveBusyHostTable(t *testing.T) {
+	fake := clock.NewFake(t0)
+	ht := newTestTable(t, fake, WithAdaptive(true))
+	h := ht.enter("a.example")
+	answer := func(tk ticket, status int, kv ...string) {
+		hdr := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			hdr.Set(kv[i], kv[i+1])
+		}
+		sig := feedback.Parse(hdr, status, fake.Now())
+		ht.observe(h, &sig, fake.Now(), false, true, outcome{tk: tk, status: status})
+	}
+	var tks []ticket
+	for range 3 {
+		tk, ok := ht.spend(h)
+		require.True(t, ok)
+		tks = append(tks, tk)
+	}
+	answer(tks[0], 200)
+	answer(tks[2], 503, "Retry-After", "30")
+	ht.mu.Lock()
+	paused, ceiling := h.pausedUntil, h.ad.ceiling
+	ht.mu.Unlock()
+	require.Zero(t, paused, "a busy host is not paused")
+	require.Equal(t, 2, ceiling, "3 were sent, 2 were in flight as the 503 came")
+	answer(tks[1], 200)
+
+	tk, ok := ht.spend(h)
+	require.True(t, ok)
+	require.EqualValues(t, 1, tk.k)
+	answer(tk, 503, "Retry-After", "30")
+	ht.mu.Lock()
+	paused = h.pausedUntil
+	ht.mu.Unlock()
+	require.Equal(t, ht.at(fake.Now().Add(30*time.Second)), paused, "alone in flight, the host pauses as the server says")
+
+	ht.leave(h)
+	keepAll(ht)
+	ht.mu.Lock()
+	require.NotNil(t, h.ad, "what was learned is kept while the host is idle")
+	require.False(t, h.doneAt(ht.now()+int64(time.Minute)))
+	require.True(t, h.doneAt(ht.now()+int64(forgetAfter)), "and forgotten after forgetAfter")
+	ht.mu.Unlock()
 }
 
 // The limits decided reach the limiters callers wait on.
