@@ -63,8 +63,8 @@ func (t *hostTable) adaptLocked(h *host, tk ticket, v verdict, sig *feedback.Sig
 func (t *hostTable) keptRateLocked(h *host) float64 {
 	best := 0.0
 	consider := func(n int, per float64) {
-		if r := float64(n) / per; per > 0 && (best == 0 || r < best) {
-			best = r
+		if r := float64(n) / per; best == 0 || r < best {
+			best = r // a window's per is always positive
 		}
 	}
 	if w := h.live.rate.Load(); w != nil {

@@ -2,10 +2,14 @@ package throttle
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,7 +73,11 @@ func TestAdaptiveCutOncePerBurst(t *testing.T) {
 	require.Equal(t, 2, a.cwnd)
 	require.InDelta(t, rate/2, a.rate, 1e-9)
 	require.Zero(t, c.pause, "a paced attempt's rejection halves the pace, and does not pause")
-	for range 30 {
+	for range 15 {
+		c = a.reject(a.sent(200*ms, 1), 200*ms, 0, rejected, 0, true)
+	}
+	require.InDelta(t, float64(probeRate), a.rate, 1e-9, "while nothing is accepted, the pace stops halving at probeRate")
+	for range 15 {
 		c = a.reject(a.sent(200*ms, 1), 200*ms, 0, rejected, 0, true)
 	}
 	require.Equal(t, 1, a.cwnd, "never below one in flight")
@@ -237,6 +245,26 @@ func TestAdaptiveLearnsAWindow(t *testing.T) {
 	b.accept(b.sent(100*ms, 1), 101*ms, false)
 	require.Zero(t, b.winN)
 	require.InDelta(t, 3/0.1*isolatedCut, b.rate, 1e-6)
+}
+
+// A refused or reset connection is a rejection while others are in
+// flight (the host is shedding load), and says nothing alone; other
+// errors say nothing of load.
+func TestAdaptiveRefusedConnection(t *testing.T) {
+	a := newAdaptive()
+	refused := fmt.Errorf("dial tcp: %w", syscall.ECONNREFUSED)
+	reset := &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	for _, err := range []error{refused, reset} {
+		out := outcomeOf(a.sent(0, 3), 0, err)
+		require.True(t, out.refused, "%v", err)
+		require.Equal(t, rejected, a.classify(out.tk, false, false, 0, out.refused))
+		alone := outcomeOf(a.sent(0, 1), 0, err)
+		require.Equal(t, neutral, a.classify(alone.tk, false, false, 0, alone.refused))
+	}
+	other := outcomeOf(a.sent(0, 3), 0, context.DeadlineExceeded)
+	require.False(t, other.refused)
+	require.Equal(t, neutral, a.classify(other.tk, false, false, 0, other.refused))
+	require.Equal(t, accepted, a.classify(a.sent(0, 3), false, false, 200, false))
 }
 
 // Through the host table: a 503 with Retry-After while others are in
