@@ -143,6 +143,10 @@ type ticket struct {
 	seq int64
 	k   int32
 	at  int64
+	// conn is when the attempt had its connection, if the latency signal
+	// times it from then (see latencyFromConn); 0 otherwise. at stays
+	// the send, which the runs a window is learned from count.
+	conn int64
 }
 
 // sent records an attempt sent at now with k in flight.

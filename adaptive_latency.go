@@ -72,13 +72,17 @@ func newLatency(tol float64) *latency {
 	return &latency{tol: tol}
 }
 
-// latencyStep takes in the latency of an accepted attempt: sent at tk.at,
-// answered at now. It reports whether the in-flight limit must not grow
+// latencyStep takes in the latency of an accepted attempt: sent at tk.at
+// (or given its connection at tk.conn), answered at now. It reports whether the in-flight limit must not grow
 // on it (held) and whether it cut the limit. Without the signal it does
 // nothing.
 func (a *adaptive) latencyStep(tk ticket, now int64) (held, cut bool) {
 	l := a.lat
-	rtt := float64(now - tk.at)
+	start := tk.at
+	if tk.conn != 0 {
+		start = tk.conn
+	}
+	rtt := float64(now - start)
 	if l == nil || rtt <= 0 || tk.seq == 0 {
 		return false, false
 	}
@@ -183,7 +187,7 @@ func (l *latency) doneAt(now int64) bool {
 	return l == nil || l.cutAt == 0 || now >= l.cutAt+int64(forgetAfter)
 }
 
-// latencyFromConn restamps the attempt's ticket once it has its
+// latencyFromConn notes in the attempt's ticket when it has its
 // connection, when its host's latency is a signal: dialling, a TLS
 // handshake and waiting for a pooled connection are not the host's
 // latency, and a host whose concurrency grows opens connections as it
@@ -192,7 +196,7 @@ func (l *latency) doneAt(now int64) bool {
 // trace's GotConn, on the caller's goroutine, before the attempt ends.
 func (h *hold) latencyFromConn() {
 	if h.timesConn() {
-		h.tk.at = h.t.hosts.now()
+		h.tk.conn = h.t.hosts.now()
 	}
 }
 
